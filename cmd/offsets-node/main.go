@@ -1,0 +1,88 @@
+// Command offsets-node is a Maelstrom node that stores Kafka-style consumer
+// group offsets durably. It reads JSON messages on stdin, answers on stdout
+// and logs on stderr.
+//
+// Usage:
+//
+//	offsets-node [--data-dir DIR] [--sync=fsync|none] [--max-batch N]
+//
+// With --data-dir the log lives in DIR/<node_id>/ and survives restarts.
+// Without it the log goes to a fresh temporary directory that is removed at
+// exit, so that separate runs never see each other's state.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/node"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	fs := flag.NewFlagSet("offsets-node", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "keep the log in `DIR`/<node_id>/ (default: a temporary directory removed at exit)")
+	syncMode := fs.String("sync", "fsync", "`mode`: fsync (reply after the log is on disk) or none (UNSAFE: a machine crash loses acknowledged commits)")
+	maxBatch := fs.Int("max-batch", 4096, "most requests covered by one fsync (group commit)")
+	segmentSize := fs.Int("segment-size", 20<<20, "log segment size in bytes")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "offsets-node: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *syncMode != "fsync" && *syncMode != "none" {
+		fmt.Fprintf(os.Stderr, "offsets-node: --sync must be fsync or none, not %q\n", *syncMode)
+		return 2
+	}
+	root := *dataDir
+	if root == "" {
+		tmp, err := os.MkdirTemp("", "offsets-node-")
+		if err != nil {
+			logger.Error("cannot create a temporary data directory", "err", err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		root = tmp
+	}
+	noSync := *syncMode == "none"
+	logger.Info("starting", "data_dir", root, "temporary", *dataDir == "", "sync", *syncMode, "max_batch", *maxBatch)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	cfg := node.Config{
+		Logger:   logger,
+		MaxBatch: *maxBatch,
+		Open: func(nodeID string) (node.Offsets, error) {
+			dir := filepath.Join(root, nodeID)
+			s, rs, err := consumeroffsets.Open(dir, consumeroffsets.Options{
+				NoSync: noSync, SegmentSize: *segmentSize, Logger: logger,
+			})
+			if err != nil {
+				return nil, err
+			}
+			logger.Info("recovered", "dir", dir, "records", rs.Records, "entries", rs.Entries,
+				"bytes", rs.Bytes, "keys", rs.Keys, "duration", rs.Duration.Round(time.Microsecond))
+			return s, nil
+		},
+	}
+	if err := node.Run(ctx, os.Stdin, os.Stdout, cfg); err != nil {
+		logger.Error("stopping on error", "err", err)
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}

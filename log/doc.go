@@ -1,0 +1,72 @@
+// Package log is the checksummed, versioned write-ahead log that the offsets
+// store keeps its records in. It knows records and files, and nothing of
+// what the records mean: the consumeroffsets package gives them meaning.
+//
+// The log sits on github.com/tidwall/wal, which owns segment files, their
+// names, segment cycling and crash-safe front truncation. This package adds
+// what that library lacks: a CRC-32C and a format version on every entry, a
+// log index inside every entry so that reordering is caught, an exclusive
+// lock on the directory, repair of a torn tail, refusal of damage anywhere
+// else, and a reader that replays the files sequentially and names the file
+// and byte offset of any damage it meets.
+//
+// # Directory layout
+//
+//	DIR/LOCK                       flock(2) target; held exclusively while open
+//	DIR/wal/00000000000000000001   tidwall/wal segment, named by its first index
+//	DIR/wal/00000000000000012345   ... the newest segment takes the appends
+//	DIR/wal/<segment>.broken       bytes cut off a torn tail, kept as evidence
+//
+// # Segment framing (tidwall/wal's binary format)
+//
+// A segment is a plain concatenation of entries, each a uvarint length
+// followed by that many bytes. The first entry of segment NAME has log index
+// NAME; each next entry has the next index.
+//
+//	+----------------+---------------------------+
+//	| length uvarint | entry (length bytes)      |  ... repeated
+//	+----------------+---------------------------+
+//
+// # Entry layout (this package's format, version 1)
+//
+// An entry is one atomic batch of records: a crash leaves all of its records
+// on disk or none of them (a torn entry fails its checksum and is cut off).
+// All integers are little endian.
+//
+//	offset  size  field
+//	0       4     CRC-32C (Castagnoli) of bytes [4, end)
+//	4       1     format version, 1
+//	5       8     log index of this entry (must equal its place in the log)
+//	13      4     number of records that follow
+//	17      ...   records, each:
+//	                type    1 byte, never 0
+//	                length  uvarint
+//	                data    length bytes, opaque to this package
+//
+// Zero bytes frame as valid empty tidwall entries; an empty or all-zero entry
+// is reported as ErrZeroed, distinct from ErrChecksum (garbage), so that
+// zero-filled space left by a crash reads as what it is.
+//
+// # Life of a log
+//
+// Open takes the lock, removes stale tidwall temporary files, then examines
+// the newest segment entry by entry. At the first entry that does not decode
+// it searches the rest of the segment for any valid entry: if one exists the
+// damage is in the middle of the log and Open fails with a *CorruptionError
+// naming the file and offset; if none does, the damaged tail is copied to
+// NAME.broken (written and fsynced), the segment is truncated to the last
+// good entry and fsynced, and the directory is fsynced. Only then does
+// tidwall/wal open the directory, which would otherwise refuse a torn tail.
+//
+// Append writes one entry with a single write(2). Sync fsyncs the tail
+// segment, and the directory too when tidwall has cycled to a new segment
+// since the last Sync, so that a new segment's name is as durable as its
+// data. tidwall fsyncs a segment itself before it cycles away from it, so
+// every segment but the newest is complete on disk.
+//
+// Replay reads the segments in order from a given index and hands each record
+// to a callback. It checks every entry's checksum, version, index and record
+// framing; any failure is a *CorruptionError (wrapping ErrCorrupt, ErrZeroed
+// or ErrChecksum) with the file and byte offset, since a damaged tail was
+// already cut off by Open.
+package log

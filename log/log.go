@@ -1,0 +1,248 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/tidwall/wal"
+)
+
+const (
+	walDirName  = "wal"
+	lockName    = "LOCK"
+	brokenExt   = ".broken"
+	defaultSegs = 20 << 20
+)
+
+// Options configures Open. The zero value is a durable log with 20 MiB
+// segments that logs to slog.Default.
+type Options struct {
+	// NoSync makes Sync a no-op. Unsafe: a machine crash loses what the
+	// page cache held, acknowledged or not.
+	NoSync bool
+	// SegmentSize is the size at which tidwall/wal starts a new segment.
+	SegmentSize int
+	// Logger receives one line per repair. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Log is an open, locked write-ahead log. It is not safe for concurrent
+// use: one goroutine appends and syncs.
+type Log struct {
+	dir  string
+	opts Options
+	wal  *wal.Log
+	lock *os.File
+
+	last      uint64 // index of the last entry written
+	tailBytes int    // bytes in tidwall's tail segment, mirrored to see cycles
+	dirDirty  bool   // a segment was created since the last directory fsync
+	failed    error  // first write or sync failure; the log refuses writes after it
+}
+
+// Open opens the log in dir, creating it if needed, after locking dir and
+// repairing a torn tail as the package doc describes. It fails with ErrLocked
+// when another process holds dir and with a *CorruptionError when damage is
+// found that a repair may not remove.
+func Open(dir string, opts Options) (*Log, error) {
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = defaultSegs
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	walDir := filepath.Join(dir, walDirName)
+	if err := os.MkdirAll(walDir, 0o755); err != nil {
+		return nil, fmt.Errorf("log: create %s: %w", walDir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: opts, lock: lock}
+	if err := l.open(walDir); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) open(walDir string) error {
+	if err := removeTemps(walDir); err != nil {
+		return err
+	}
+	tail, err := repairTail(walDir, l.opts.Logger)
+	if err != nil {
+		return err
+	}
+	w, err := wal.Open(walDir, &wal.Options{
+		NoSync:      true, // Sync decides when; one fsync covers a group commit
+		SegmentSize: l.opts.SegmentSize,
+		AllowEmpty:  true,
+		NoCopy:      true,
+	})
+	if err != nil {
+		return fmt.Errorf("log: open %s: %w", walDir, err)
+	}
+	last, err := w.LastIndex()
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("log: open %s: %w", walDir, err)
+	}
+	l.wal, l.last, l.tailBytes = w, last, tail
+	// A new log's first segment, a repair's truncation and tidwall's own
+	// clean-up renames are directory changes: make them durable now.
+	if err := syncDir(walDir); err != nil {
+		w.Close()
+		return err
+	}
+	return syncDir(l.dir)
+}
+
+// Dir is the directory the log was opened in.
+func (l *Log) Dir() string { return l.dir }
+
+// LastIndex is the index of the last entry appended, 0 for an empty log.
+func (l *Log) LastIndex() uint64 { return l.last }
+
+// FirstIndex is the index of the first entry still in the log; it is
+// LastIndex()+1 when the log is empty.
+func (l *Log) FirstIndex() (uint64, error) { return l.wal.FirstIndex() }
+
+// Append writes b as one entry at index LastIndex()+1 and returns that
+// index. The entry is not durable until Sync returns nil. After a failed
+// Append or Sync every later call fails: tidwall's buffers may no longer
+// match the file, and only reopening tells what reached the disk.
+func (l *Log) Append(b *Batch) (uint64, error) {
+	if l.failed != nil {
+		return 0, fmt.Errorf("%w: after an earlier failure: %v", ErrClosed, l.failed)
+	}
+	idx := l.last + 1
+	entry := b.seal(idx)
+	if err := l.wal.Write(idx, entry); err != nil {
+		l.failed = err
+		return 0, fmt.Errorf("log: append entry %d: %w", idx, err)
+	}
+	l.last = idx
+	// tidwall cycles to a new segment right after a write that leaves the
+	// tail at SegmentSize or more.
+	l.tailBytes += uvarintLen(uint64(len(entry))) + len(entry)
+	if l.tailBytes >= l.opts.SegmentSize {
+		l.tailBytes = 0
+		l.dirDirty = true
+	}
+	return idx, nil
+}
+
+// Sync makes every appended entry durable: it fsyncs the tail segment, and
+// the wal directory when a segment was created since the last Sync.
+func (l *Log) Sync() error {
+	if l.failed != nil {
+		return fmt.Errorf("%w: after an earlier failure: %v", ErrClosed, l.failed)
+	}
+	if l.opts.NoSync {
+		return nil
+	}
+	if err := l.wal.Sync(); err != nil {
+		l.failed = err
+		return fmt.Errorf("log: fsync: %w", err)
+	}
+	if l.dirDirty {
+		if err := syncDir(filepath.Join(l.dir, walDirName)); err != nil {
+			l.failed = err
+			return err
+		}
+		l.dirDirty = false
+	}
+	return nil
+}
+
+// Replay calls fn for every record from index from onwards; see the
+// package-level Replay.
+func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
+	return Replay(l.dir, from, fn)
+}
+
+// Close syncs and closes the log and releases the directory lock.
+func (l *Log) Close() error {
+	var err error
+	if l.wal != nil {
+		if l.failed == nil {
+			err = l.Sync()
+		}
+		if cerr := l.wal.Close(); err == nil && cerr != nil && l.failed == nil {
+			err = fmt.Errorf("log: close: %w", cerr)
+		}
+		l.wal = nil
+	}
+	if l.lock != nil {
+		l.lock.Close() // closing the descriptor releases the flock
+		l.lock = nil
+	}
+	return err
+}
+
+// lockDir takes an exclusive, non-blocking flock on dir/LOCK. The kernel
+// drops it when the process dies, so a crash never leaves a stale lock.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("log: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("log: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Locked reports whether a process holds the lock on the log in dir.
+func Locked(dir string) (bool, error) {
+	f, err := lockDir(dir)
+	if errors.Is(err, ErrLocked) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	f.Close()
+	return false, nil
+}
+
+// removeTemps deletes the NAME.TEMP files tidwall leaves when a crash stops
+// it between writing and renaming one.
+func removeTemps(walDir string) error {
+	ents, err := os.ReadDir(walDir)
+	if err != nil {
+		return fmt.Errorf("log: list %s: %w", walDir, err)
+	}
+	for _, e := range ents {
+		if isTempName(e.Name()) {
+			if err := os.Remove(filepath.Join(walDir, e.Name())); err != nil {
+				return fmt.Errorf("log: remove stale temporary file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so that the names in it are durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("log: open directory for fsync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("log: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

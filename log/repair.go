@@ -1,0 +1,121 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// RepairReport describes a torn tail that was cut off.
+type RepairReport struct {
+	Segment     string // segment file that was truncated
+	Offset      int64  // new size of the segment: the end of its last good entry
+	Dropped     int64  // bytes cut off
+	FirstLost   uint64 // log index the first dropped entry would have had
+	BrokenFile  string // where the dropped bytes were saved
+	Cause       error  // what was wrong with the first dropped frame
+	EntriesKept uint64 // good entries left in the segment
+}
+
+// repairTail checks the newest segment of walDir and cuts a damaged tail
+// back to its last good entry, keeping the dropped bytes in NAME.broken. It
+// returns the newest segment's size after any repair.
+func repairTail(walDir string, logger *slog.Logger) (tailBytes int, err error) {
+	segs, err := listSegments(walDir)
+	if err != nil {
+		return 0, fmt.Errorf("log: list segments: %w", err)
+	}
+	if len(segs) == 0 {
+		return 0, nil
+	}
+	newest := segs[len(segs)-1]
+	data, err := os.ReadFile(newest.path)
+	if err != nil {
+		return 0, fmt.Errorf("log: read newest segment: %w", err)
+	}
+	rep, err := planRepair(newest, data)
+	if err != nil || rep == nil {
+		return len(data), err
+	}
+	if err := applyRepair(rep, data); err != nil {
+		return 0, err
+	}
+	logger.Warn("cut torn tail off the log",
+		"segment", rep.Segment, "offset", rep.Offset, "bytes_dropped", rep.Dropped,
+		"first_lost_index", rep.FirstLost, "entries_kept", rep.EntriesKept,
+		"saved_to", rep.BrokenFile, "cause", rep.Cause.Error())
+	return int(rep.Offset), nil
+}
+
+// planRepair decides what to do with the newest segment's bytes: nothing
+// (nil, nil), cut a torn tail (a report), or refuse (an error).
+func planRepair(seg segmentFile, data []byte) (*RepairReport, error) {
+	good, n, cause := validPrefix(data, seg.index)
+	if cause == nil {
+		return nil, nil
+	}
+	if errors.Is(cause, ErrVersion) {
+		// A newer program wrote this; cutting it would destroy good data.
+		return nil, &CorruptionError{Path: seg.path, Offset: int64(good), Index: seg.index + n, Err: cause}
+	}
+	if at, found := laterEntry(data, good, seg.index+n); found {
+		return nil, &CorruptionError{Path: seg.path, Offset: int64(good), Index: seg.index + n,
+			Err: fmt.Errorf("%w; a valid entry follows at byte %d, so this is not a torn tail", cause, at)}
+	}
+	return &RepairReport{
+		Segment: seg.path, Offset: int64(good), Dropped: int64(len(data) - good),
+		FirstLost: seg.index + n, BrokenFile: brokenName(seg.path), Cause: cause, EntriesKept: n,
+	}, nil
+}
+
+// applyRepair saves the tail, then truncates: the evidence is durable before
+// anything is cut, so a crash in between loses nothing.
+func applyRepair(rep *RepairReport, data []byte) error {
+	if err := writeFileSync(rep.BrokenFile, data[rep.Offset:]); err != nil {
+		return fmt.Errorf("log: save torn tail: %w", err)
+	}
+	if err := syncDir(filepath.Dir(rep.Segment)); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(rep.Segment, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("log: open segment for repair: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(rep.Offset); err != nil {
+		return fmt.Errorf("log: truncate %s: %w", rep.Segment, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("log: fsync %s: %w", rep.Segment, err)
+	}
+	return nil
+}
+
+// brokenName picks NAME.broken, or NAME.broken.N if earlier evidence exists.
+func brokenName(segPath string) string {
+	name := segPath + brokenExt
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(name); os.IsNotExist(err) {
+			return name
+		}
+		name = fmt.Sprintf("%s%s.%d", segPath, brokenExt, i)
+	}
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

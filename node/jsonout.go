@@ -1,0 +1,118 @@
+package node
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// appendPyString appends s as a JSON string exactly as Python's json.dumps
+// writes it with its defaults (ensure_ascii=True): `"` and `\` escaped, the
+// short escapes \n \r \t \b \f, every other control character and U+007F as
+// \u00XX, every non-ASCII character as \uXXXX (a surrogate pair above
+// U+FFFF), and everything else, `<>&/` included, as is. Bytes that are not
+// UTF-8 are written as U+FFFD, as Python would have decoded them.
+func appendPyString(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"':
+				dst = append(dst, '\\', '"')
+			case '\\':
+				dst = append(dst, '\\', '\\')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = appendU4(dst, rune(c))
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r >= 0x10000 {
+			r -= 0x10000
+			dst = appendU4(dst, 0xD800+(r>>10))
+			dst = appendU4(dst, 0xDC00+(r&0x3FF))
+		} else {
+			dst = appendU4(dst, r) // utf8.RuneError for invalid bytes
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendU4(dst []byte, r rune) []byte {
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
+}
+
+// replyWriter builds reply lines in Maelstrom's envelope with the key order
+// and separators of Python's json.dumps: src, dest, body; in the body type,
+// in_reply_to, the reply's own fields, msg_id.
+type replyWriter struct {
+	buf   []byte
+	msgID int64 // id of the next message sent
+}
+
+// begin starts a reply and writes the body up to and including in_reply_to.
+func (w *replyWriter) begin(src, dest []byte, typ string, inReplyTo int64) {
+	w.buf = append(w.buf, `{"src": `...)
+	w.buf = appendPyString(w.buf, src)
+	w.buf = append(w.buf, `, "dest": `...)
+	w.buf = appendPyString(w.buf, dest)
+	w.buf = append(w.buf, `, "body": {"type": "`...)
+	w.buf = append(w.buf, typ...) // reply types are fixed ASCII names
+	w.buf = append(w.buf, `", "in_reply_to": `...)
+	w.buf = strconv.AppendInt(w.buf, inReplyTo, 10)
+}
+
+// intField writes `, "name": v`.
+func (w *replyWriter) intField(name string, v int64) {
+	w.buf = append(w.buf, `, "`...)
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, `": `...)
+	w.buf = strconv.AppendInt(w.buf, v, 10)
+}
+
+// stringField writes `, "name": "v"` with v escaped.
+func (w *replyWriter) stringField(name string, v []byte) {
+	w.buf = append(w.buf, `, "`...)
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, `": `...)
+	w.buf = appendPyString(w.buf, v)
+}
+
+// end writes msg_id, closes the reply and counts it as sent.
+func (w *replyWriter) end() {
+	w.buf = append(w.buf, `, "msg_id": `...)
+	w.buf = strconv.AppendInt(w.buf, w.msgID, 10)
+	w.buf = append(w.buf, "}}\n"...)
+	w.msgID++
+}
+
+// errorReply writes a complete Maelstrom error reply.
+func (w *replyWriter) errorReply(src, dest []byte, inReplyTo int64, code int, text string) {
+	w.begin(src, dest, "error", inReplyTo)
+	w.intField("code", int64(code))
+	w.stringField("text", []byte(text))
+	w.end()
+}

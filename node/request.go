@@ -1,0 +1,312 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// Maelstrom error codes this node sends.
+const (
+	CodeTemporarilyUnavailable = 11
+	CodeMalformedRequest       = 12
+	CodeNotSupported           = 10
+	CodeCrash                  = 13
+	CodePreconditionFailed     = 22
+)
+
+// kind is what a request asks for.
+type kind uint8
+
+const (
+	kindInvalid kind = iota // answered with the error in errCode/errText
+	kindInit
+	kindCommit
+	kindFetch
+)
+
+// request is one parsed message. Byte slices point into the arena of the
+// chunk that holds it.
+type request struct {
+	src, dest []byte
+	msgID     int64
+	kind      kind
+	typ       []byte // the message's type, for error texts
+
+	nodeID    []byte // init
+	group     []byte // commit_offset, fetch_offset
+	topic     []byte
+	partition int32
+	offset    int64
+
+	errCode int // kindInvalid
+	errText string
+}
+
+// errSkip marks input that is not a message at all: it gets no reply.
+var errSkip = errors.New("not a Maelstrom message")
+
+// parser turns one JSON text into a request. It is not safe for concurrent
+// use; the arena it appends to belongs to the caller.
+type parser struct {
+	p fastjson.Parser
+}
+
+// parse parses msg into r, appending the bytes r keeps to *arena. A non-nil
+// error means the input is to be skipped with a log line; a request that
+// deserves an error reply comes back as kindInvalid with a nil error.
+func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
+	*r = request{}
+	v, err := ps.p.ParseBytes(msg)
+	if err != nil {
+		return fmt.Errorf("%w: invalid JSON: %v", errSkip, err)
+	}
+	env, err := v.Object()
+	if err != nil {
+		return fmt.Errorf("%w: a %s, not an object", errSkip, v.Type())
+	}
+	var src, dest, body *fastjson.Value
+	env.Visit(func(k []byte, v *fastjson.Value) { // last duplicate wins, as in Python
+		switch string(k) {
+		case "src":
+			src = v
+		case "dest":
+			dest = v
+		case "body":
+			body = v
+		}
+	})
+	if src == nil || src.Type() != fastjson.TypeString {
+		return fmt.Errorf("%w: no string src", errSkip)
+	}
+	if dest == nil || dest.Type() != fastjson.TypeString {
+		return fmt.Errorf("%w: no string dest", errSkip)
+	}
+	if body == nil || body.Type() != fastjson.TypeObject {
+		return fmt.Errorf("%w: no object body", errSkip)
+	}
+	fields, _ := body.Object()
+	var f bodyFields
+	fields.Visit(f.set)
+	if f.msgID == nil {
+		return fmt.Errorf("%w: body has no msg_id", errSkip)
+	}
+	id, ok := integer(f.msgID, math.MinInt64, math.MaxInt64)
+	if !ok {
+		return fmt.Errorf("%w: msg_id is not an integer", errSkip)
+	}
+	r.msgID = id
+	r.src = keep(arena, src)
+	r.dest = keep(arena, dest)
+	if bytes.Contains(msg, []byte(`\u`)) && hasLoneSurrogate(msg) {
+		r.invalid(CodeMalformedRequest, "strings must not contain lone UTF-16 surrogate escapes")
+		return nil
+	}
+
+	if f.typ == nil {
+		r.invalid(CodeMalformedRequest, `missing required field "type"`)
+		return nil
+	}
+	if f.typ.Type() != fastjson.TypeString {
+		r.invalid(CodeMalformedRequest, `field "type" must be a string`)
+		return nil
+	}
+	r.typ = keep(arena, f.typ)
+	switch string(r.typ) {
+	case "init":
+		r.kind = kindInit
+		r.nodeID = f.str(r, arena, "node_id", f.nodeID)
+	case "commit_offset":
+		r.kind = kindCommit
+		r.group = f.str(r, arena, "group", f.group)
+		r.topic = f.str(r, arena, "topic", f.topic)
+		r.partition = int32(f.int(r, "partition", f.partition, math.MaxInt32))
+		r.offset = f.int(r, "offset", f.offset, math.MaxInt64)
+	case "fetch_offset":
+		r.kind = kindFetch
+		r.group = f.str(r, arena, "group", f.group)
+		r.topic = f.str(r, arena, "topic", f.topic)
+		r.partition = int32(f.int(r, "partition", f.partition, math.MaxInt32))
+	default:
+		r.invalid(CodeNotSupported, fmt.Sprintf("unknown message type %q", truncate(r.typ, 200)))
+	}
+	return nil
+}
+
+// bodyFields collects the body fields the node reads.
+type bodyFields struct {
+	typ, msgID, nodeID, group, topic, partition, offset *fastjson.Value
+}
+
+func (f *bodyFields) set(k []byte, v *fastjson.Value) {
+	switch string(k) {
+	case "type":
+		f.typ = v
+	case "msg_id":
+		f.msgID = v
+	case "node_id":
+		f.nodeID = v
+	case "group":
+		f.group = v
+	case "topic":
+		f.topic = v
+	case "partition":
+		f.partition = v
+	case "offset":
+		f.offset = v
+	}
+}
+
+// str returns a required non-empty UTF-8 string field, or marks r invalid
+// (keeping the first error) and returns nil.
+func (f *bodyFields) str(r *request, arena *[]byte, name string, v *fastjson.Value) []byte {
+	if r.kind == kindInvalid {
+		return nil
+	}
+	if v == nil {
+		r.invalid(CodeMalformedRequest, fmt.Sprintf("missing required field %q", name))
+		return nil
+	}
+	b, err := v.StringBytes()
+	if err != nil || len(b) == 0 || !utf8.Valid(b) {
+		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be a non-empty string", name))
+		return nil
+	}
+	*arena = append(*arena, b...)
+	a := *arena
+	return a[len(a)-len(b) : len(a) : len(a)]
+}
+
+// int returns a required integer field in [0, max], or marks r invalid.
+func (f *bodyFields) int(r *request, name string, v *fastjson.Value, max int64) int64 {
+	if r.kind == kindInvalid {
+		return 0
+	}
+	if v == nil {
+		r.invalid(CodeMalformedRequest, fmt.Sprintf("missing required field %q", name))
+		return 0
+	}
+	n, ok := integer(v, 0, max)
+	if !ok {
+		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be an integer in [0, %d]", name, max))
+	}
+	return n
+}
+
+func (r *request) invalid(code int, text string) {
+	r.kind = kindInvalid
+	r.errCode = code
+	r.errText = text
+}
+
+// integer reads a JSON number written as an integer literal (no fraction, no
+// exponent) within [min, max], exactly: nothing goes through float64.
+func integer(v *fastjson.Value, min, max int64) (int64, bool) {
+	if v.Type() != fastjson.TypeNumber {
+		return 0, false
+	}
+	var buf [32]byte
+	raw := v.MarshalTo(buf[:0]) // a number marshals as its literal text
+	neg := len(raw) > 0 && raw[0] == '-'
+	digits := raw
+	if neg {
+		digits = raw[1:]
+	}
+	if len(digits) == 0 || len(digits) > 19 || (len(digits) > 1 && digits[0] == '0') {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0') // 19 digits cannot overflow uint64
+	}
+	if neg {
+		if u > uint64(math.MaxInt64)+1 {
+			return 0, false
+		}
+		n := -int64(u-1) - 1 // -u without overflow at MinInt64; -0 is 0
+		return n, n >= min && n <= max
+	}
+	if u > uint64(max) {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+// keep copies a string value into the arena and returns the copy.
+func keep(arena *[]byte, v *fastjson.Value) []byte {
+	b, _ := v.StringBytes()
+	*arena = append(*arena, b...)
+	a := *arena
+	return a[len(a)-len(b) : len(a) : len(a)]
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "..."
+}
+
+// hasLoneSurrogate reports whether a JSON text holds a \uD800-\uDFFF escape
+// that is not half of a high-low pair. The parser would keep such an escape
+// as its six literal characters, which would make "\ud800" and "\\ud800"
+// the same key.
+func hasLoneSurrogate(msg []byte) bool {
+	for i := 0; i < len(msg); i++ {
+		if msg[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if i >= len(msg) || msg[i] != 'u' {
+			continue
+		}
+		x, ok := hex4(msg[i+1:])
+		if !ok {
+			continue
+		}
+		switch {
+		case x >= 0xDC00 && x <= 0xDFFF:
+			return true
+		case x >= 0xD800 && x <= 0xDBFF:
+			rest := msg[i+5:]
+			if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
+				return true
+			}
+			y, ok := hex4(rest[2:])
+			if !ok || y < 0xDC00 || y > 0xDFFF {
+				return true
+			}
+			i += 10
+		default:
+			i += 4
+		}
+	}
+	return false
+}
+
+func hex4(b []byte) (uint16, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var x uint16
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			x = x<<4 | uint16(c-'0')
+		case c >= 'a' && c <= 'f':
+			x = x<<4 | uint16(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			x = x<<4 | uint16(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return x, true
+}
