@@ -102,7 +102,7 @@ func (b *Batch) seal(idx uint64) []byte {
 	b.buf[verOffset] = Version
 	binary.LittleEndian.PutUint64(b.buf[indexOffset:], idx)
 	binary.LittleEndian.PutUint32(b.buf[countOffset:], b.count)
-	binary.LittleEndian.PutUint32(b.buf[crcOffset:], crc32.Checksum(b.buf[verOffset:], castagnoli))
+	binary.LittleEndian.PutUint32(b.buf[crcOffset:], crcOf(b.buf))
 	return b.buf
 }
 
@@ -151,7 +151,7 @@ func checkEntry(entry []byte) (uint32, error) {
 		return 0, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrChecksum, len(entry), headerSize)
 	}
 	want := binary.LittleEndian.Uint32(entry[crcOffset:])
-	if got := crc32.Checksum(entry[verOffset:], castagnoli); got != want {
+	if got := crcOf(entry); got != want {
 		return 0, fmt.Errorf("%w: stored %08x, computed %08x", ErrChecksum, want, got)
 	}
 	if v := entry[verOffset]; v != Version {
@@ -195,3 +195,5 @@ func uvarintLen(x uint64) int {
 	}
 	return n
 }
+
+func crcOf(entry []byte) uint32 { return crc32.Checksum(entry[verOffset:], castagnoli) }
