@@ -173,8 +173,10 @@ func TestTornTailRepair(t *testing.T) {
 		return frame[:len(frame)/2]
 	}
 	cases := map[string]func(t *testing.T, dir string) []byte{
-		"zeros":        func(*testing.T, string) []byte { return make([]byte, 4096) },
-		"random":       func(*testing.T, string) []byte { return []byte("\x93garbage\xff\x01\x02 not an entry at all, just bytes") },
+		"zeros": func(*testing.T, string) []byte { return make([]byte, 4096) },
+		"random": func(*testing.T, string) []byte {
+			return []byte("\x93garbage\xff\x01\x02 not an entry at all, just bytes")
+		},
 		"half-entry":   half,
 		"long-length":  func(*testing.T, string) []byte { return []byte{0xff, 0xff, 0x03, 1, 2, 3} },
 		"bad-checksum": badChecksumFrame,

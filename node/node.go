@@ -279,4 +279,3 @@ func preview(b []byte) string {
 	}
 	return string(b)
 }
-
