@@ -12,6 +12,9 @@ type index struct {
 type groupState struct {
 	topics map[string]*topicState
 	keys   int
+	// newestCommit is the Unix millisecond time of the group's latest
+	// commit, for offset retention.
+	newestCommit int64
 }
 
 type topicState struct {
@@ -19,10 +22,31 @@ type topicState struct {
 }
 
 // entry is one live offset and the size of the log record that holds it,
-// which becomes dirty bytes when a later record supersedes it.
+// which becomes dirty bytes when a later record supersedes it. It is kept
+// small, as there is one per key: metadata is usually empty and then costs
+// a nil pointer, and commit times are kept per group, not per key.
 type entry struct {
-	OffsetValue
-	size int32
+	offset int64
+	meta   *string
+	size   int32
+}
+
+func newEntry(offset int64, metadata []byte, size int32) entry {
+	e := entry{offset: offset, size: size}
+	if len(metadata) > 0 {
+		m := string(metadata)
+		e.meta = &m
+	}
+	return e
+}
+
+// committed returns the entry as the API shows it.
+func (e entry) committed() Committed {
+	c := Committed{Offset: e.offset}
+	if e.meta != nil {
+		c.Metadata = *e.meta
+	}
+	return c
 }
 
 func newIndex() index { return index{groups: make(map[string]*groupState)} }
@@ -42,8 +66,9 @@ func (x *index) get(group, topic []byte, partition int32) (entry, bool) {
 }
 
 // put sets a key and returns what it held before. Names are copied into the
-// index only the first time a group or topic appears.
-func (x *index) put(group, topic []byte, partition int32, e entry) (prev entry, existed bool) {
+// index only the first time a group or topic appears. at is the commit's
+// time; the group's newest commit time never moves back.
+func (x *index) put(group, topic []byte, partition int32, e entry, at int64) (prev entry, existed bool) {
 	g := x.groups[string(group)]
 	if g == nil {
 		g = &groupState{topics: make(map[string]*topicState)}
@@ -56,6 +81,7 @@ func (x *index) put(group, topic []byte, partition int32, e entry) (prev entry, 
 	}
 	prev, existed = t.parts[partition]
 	t.parts[partition] = e
+	g.newestCommit = max(g.newestCommit, at)
 	x.live += int64(e.size)
 	if existed {
 		x.live -= int64(prev.size)

@@ -32,7 +32,13 @@ type OffsetKey struct {
 	Partition int32
 }
 
-// OffsetValue is what a commit stores for a key.
+// Committed is a key's committed offset as a fetch returns it.
+type Committed struct {
+	Offset   int64
+	Metadata string
+}
+
+// OffsetValue is what a commit record stores for a key.
 type OffsetValue struct {
 	Offset     int64
 	Metadata   string
@@ -101,9 +107,11 @@ func DecodeRecord(r log.Record) (Record, error) {
 	rec := Record{
 		Type:       v.typ,
 		Key:        OffsetKey{Group: string(v.group), Topic: string(v.topic), Partition: v.partition},
-		Value:      OffsetValue{Offset: v.offset, Metadata: string(v.metadata), CommitTime: v.time},
 		Generation: v.generation,
 		Time:       v.time,
+	}
+	if v.typ == TypeOffsetCommit {
+		rec.Value = OffsetValue{Offset: v.offset, Metadata: string(v.metadata), CommitTime: v.time}
 	}
 	return rec, err
 }

@@ -42,7 +42,7 @@ type RecoveryStats struct {
 // commit): callers answer the requests of a batch only after Flush returns
 // nil. Reads see staged changes; if Flush fails they are rolled back.
 type Store struct {
-	log          *log.Log
+	log          wal
 	idx          index
 	now          func() time.Time
 	batch        log.Batch
@@ -52,6 +52,15 @@ type Store struct {
 	pendingBytes int64 // record bytes staged in batch
 	logSize      int64 // bytes of records in the log (entry headers excluded)
 	failed       error
+}
+
+// wal is what the store needs of its log; *log.Log implements it, and tests
+// put a failing one in its place.
+type wal interface {
+	Append(*log.Batch) (uint64, error)
+	Sync() error
+	Replay(from uint64, fn func(uint64, log.Record) error) (log.ReplayStats, error)
+	Close() error
 }
 
 // undo restores one key to what it was before a staged change.
@@ -70,6 +79,16 @@ func Open(dir string, opts Options) (*Store, RecoveryStats, error) {
 	if err != nil {
 		return nil, rs, err
 	}
+	s, rs, err := openWal(l, opts)
+	if err != nil {
+		l.Close()
+		return nil, rs, fmt.Errorf("consumeroffsets: replay %s: %w", dir, err)
+	}
+	return s, rs, nil
+}
+
+// openWal builds a store over an open log by replaying it.
+func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	s := &Store{log: l, idx: newIndex(), now: opts.Now}
 	if s.now == nil {
 		s.now = time.Now
@@ -79,11 +98,9 @@ func Open(dir string, opts Options) (*Store, RecoveryStats, error) {
 		return s.apply(r)
 	})
 	if err != nil {
-		l.Close()
-		return nil, rs, fmt.Errorf("consumeroffsets: replay %s: %w", dir, err)
+		return nil, RecoveryStats{}, err
 	}
-	rs = RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}
-	return s, rs, nil
+	return s, RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}, nil
 }
 
 // apply replays one record into the index.
@@ -95,10 +112,7 @@ func (s *Store) apply(r log.Record) error {
 	s.logSize += int64(r.Size())
 	switch v.typ {
 	case TypeOffsetCommit:
-		s.idx.put(v.group, v.topic, v.partition, entry{
-			OffsetValue: OffsetValue{Offset: v.offset, Metadata: string(v.metadata), CommitTime: v.time},
-			size:        int32(r.Size()),
-		})
+		s.idx.put(v.group, v.topic, v.partition, newEntry(v.offset, v.metadata, int32(r.Size())), v.time)
 	case TypeOffsetTombstone:
 		s.idx.remove(v.group, v.topic, v.partition)
 	}
@@ -121,16 +135,16 @@ func (s *Store) Commit(group, topic []byte, partition int32, offset int64) error
 	s.batch.Add(TypeOffsetCommit, s.scratch)
 	size := int32(log.Record{Data: s.scratch}.Size())
 	s.pendingBytes += int64(size)
-	prev, existed := s.idx.put(group, topic, partition, entry{OffsetValue: v, size: size})
+	prev, existed := s.idx.put(group, topic, partition, newEntry(offset, nil, size), s.nowMs)
 	s.undo = append(s.undo, undo{group: group, topic: topic, partition: partition, prev: prev, existed: existed})
 	return nil
 }
 
 // Fetch returns the offset committed for the key, staged changes included,
 // and whether one exists.
-func (s *Store) Fetch(group, topic []byte, partition int32) (OffsetValue, bool) {
+func (s *Store) Fetch(group, topic []byte, partition int32) (Committed, bool) {
 	e, ok := s.idx.get(group, topic, partition)
-	return e.OffsetValue, ok
+	return e.committed(), ok
 }
 
 // Pending is the number of staged records not yet flushed.
@@ -163,7 +177,7 @@ func (s *Store) rollback() {
 	for i := len(s.undo) - 1; i >= 0; i-- {
 		u := s.undo[i]
 		if u.existed {
-			s.idx.put(u.group, u.topic, u.partition, u.prev)
+			s.idx.put(u.group, u.topic, u.partition, u.prev, 0)
 		} else {
 			s.idx.remove(u.group, u.topic, u.partition)
 		}

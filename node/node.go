@@ -27,7 +27,7 @@ type Offsets interface {
 	// Commit stages a commit; the byte slices stay unchanged until Flush.
 	Commit(group, topic []byte, partition int32, offset int64) error
 	// Fetch returns the key's offset, staged commits included.
-	Fetch(group, topic []byte, partition int32) (consumeroffsets.OffsetValue, bool)
+	Fetch(group, topic []byte, partition int32) (consumeroffsets.Committed, bool)
 	// Flush makes every staged change durable, or rolls them all back.
 	Flush() error
 	// Close releases the store.

@@ -1,0 +1,12 @@
+package consumeroffsets
+
+import "runtime"
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func runtimeKeepAlive(x any) { runtime.KeepAlive(x) }
