@@ -200,7 +200,7 @@ func (d *decoder) u8() byte {
 
 func (d *decoder) str() []byte {
 	n, w := binary.Uvarint(d.b)
-	if w <= 0 || n > uint64(len(d.b)-w) {
+	if w <= 0 || n > uint64(len(d.b)-w) || w != uvarintLen(n) {
 		d.fail("string")
 		return nil
 	}
@@ -231,4 +231,14 @@ func (d *decoder) i64() int64 {
 	v := binary.LittleEndian.Uint64(d.b)
 	d.b = d.b[8:]
 	return int64(v)
+}
+
+// uvarintLen is the length of x's shortest uvarint encoding; decoding only
+// accepts that one, so a record has exactly one encoding.
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
 }

@@ -167,7 +167,7 @@ func checkEntry(entry []byte) (uint32, error) {
 			return 0, fmt.Errorf("%w: record %d has type 0", ErrCorrupt, i)
 		}
 		n, w := binary.Uvarint(entry[p+1:])
-		if w <= 0 || n > uint64(len(entry)-p-1-w) {
+		if w <= 0 || n > uint64(len(entry)-p-1-w) || w != uvarintLen(n) {
 			return 0, fmt.Errorf("%w: record %d overruns the entry", ErrCorrupt, i)
 		}
 		p += 1 + w + int(n)
