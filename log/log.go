@@ -15,10 +15,10 @@ const (
 	walDirName  = "wal"
 	lockName    = "LOCK"
 	brokenExt   = ".broken"
-	defaultSegs = 20 << 20
+	defaultSegs = 4 << 20
 )
 
-// Options configures Open. The zero value is a durable log with 20 MiB
+// Options configures Open. The zero value is a durable log with 4 MiB
 // segments that logs to slog.Default.
 type Options struct {
 	// NoSync makes Sync a no-op. Unsafe: a machine crash loses what the

@@ -54,6 +54,29 @@ var errSkip = errors.New("not a Maelstrom message")
 // use; the arena it appends to belongs to the caller.
 type parser struct {
 	p fastjson.Parser
+	// Visit callbacks, made once: a closure made per message would be a
+	// heap allocation per message.
+	env       envFields
+	body      bodyFields
+	visitEnv  func([]byte, *fastjson.Value)
+	visitBody func([]byte, *fastjson.Value)
+	num       []byte // scratch for number literals
+}
+
+// envFields collects the envelope fields.
+type envFields struct {
+	src, dest, body *fastjson.Value
+}
+
+func (e *envFields) set(k []byte, v *fastjson.Value) {
+	switch string(k) {
+	case "src":
+		e.src = v
+	case "dest":
+		e.dest = v
+	case "body":
+		e.body = v
+	}
 }
 
 // parse parses msg into r, appending the bytes r keeps to *arena. A non-nil
@@ -61,6 +84,9 @@ type parser struct {
 // deserves an error reply comes back as kindInvalid with a nil error.
 func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
 	*r = request{}
+	if ps.visitEnv == nil {
+		ps.visitEnv, ps.visitBody = ps.env.set, ps.body.set
+	}
 	v, err := ps.p.ParseBytes(msg)
 	if err != nil {
 		return fmt.Errorf("%w: invalid JSON: %v", errSkip, err)
@@ -69,17 +95,9 @@ func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: a %s, not an object", errSkip, v.Type())
 	}
-	var src, dest, body *fastjson.Value
-	env.Visit(func(k []byte, v *fastjson.Value) { // last duplicate wins, as in Python
-		switch string(k) {
-		case "src":
-			src = v
-		case "dest":
-			dest = v
-		case "body":
-			body = v
-		}
-	})
+	ps.env = envFields{}
+	env.Visit(ps.visitEnv) // a later duplicate key wins, as in Python
+	src, dest, body := ps.env.src, ps.env.dest, ps.env.body
 	if src == nil || src.Type() != fastjson.TypeString {
 		return fmt.Errorf("%w: no string src", errSkip)
 	}
@@ -90,12 +108,13 @@ func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
 		return fmt.Errorf("%w: no object body", errSkip)
 	}
 	fields, _ := body.Object()
-	var f bodyFields
-	fields.Visit(f.set)
+	ps.body = bodyFields{}
+	fields.Visit(ps.visitBody)
+	f := &ps.body
 	if f.msgID == nil {
 		return fmt.Errorf("%w: body has no msg_id", errSkip)
 	}
-	id, ok := integer(f.msgID, math.MinInt64, math.MaxInt64)
+	id, ok := integer(f.msgID, math.MinInt64, math.MaxInt64, &ps.num)
 	if !ok {
 		return fmt.Errorf("%w: msg_id is not an integer", errSkip)
 	}
@@ -124,13 +143,13 @@ func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
 		r.kind = kindCommit
 		r.group = f.str(r, arena, "group", f.group)
 		r.topic = f.str(r, arena, "topic", f.topic)
-		r.partition = int32(f.int(r, "partition", f.partition, math.MaxInt32))
-		r.offset = f.int(r, "offset", f.offset, math.MaxInt64)
+		r.partition = int32(ps.int(r, "partition", f.partition, math.MaxInt32))
+		r.offset = ps.int(r, "offset", f.offset, math.MaxInt64)
 	case "fetch_offset":
 		r.kind = kindFetch
 		r.group = f.str(r, arena, "group", f.group)
 		r.topic = f.str(r, arena, "topic", f.topic)
-		r.partition = int32(f.int(r, "partition", f.partition, math.MaxInt32))
+		r.partition = int32(ps.int(r, "partition", f.partition, math.MaxInt32))
 	default:
 		r.invalid(CodeNotSupported, fmt.Sprintf("unknown message type %q", truncate(r.typ, 200)))
 	}
@@ -182,7 +201,7 @@ func (f *bodyFields) str(r *request, arena *[]byte, name string, v *fastjson.Val
 }
 
 // int returns a required integer field in [0, max], or marks r invalid.
-func (f *bodyFields) int(r *request, name string, v *fastjson.Value, max int64) int64 {
+func (ps *parser) int(r *request, name string, v *fastjson.Value, max int64) int64 {
 	if r.kind == kindInvalid {
 		return 0
 	}
@@ -190,7 +209,7 @@ func (f *bodyFields) int(r *request, name string, v *fastjson.Value, max int64) 
 		r.invalid(CodeMalformedRequest, fmt.Sprintf("missing required field %q", name))
 		return 0
 	}
-	n, ok := integer(v, 0, max)
+	n, ok := integer(v, 0, max, &ps.num)
 	if !ok {
 		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be an integer in [0, %d]", name, max))
 	}
@@ -205,12 +224,13 @@ func (r *request) invalid(code int, text string) {
 
 // integer reads a JSON number written as an integer literal (no fraction, no
 // exponent) within [min, max], exactly: nothing goes through float64.
-func integer(v *fastjson.Value, min, max int64) (int64, bool) {
+func integer(v *fastjson.Value, min, max int64, scratch *[]byte) (int64, bool) {
 	if v.Type() != fastjson.TypeNumber {
 		return 0, false
 	}
-	var buf [32]byte
-	raw := v.MarshalTo(buf[:0]) // a number marshals as its literal text
+	// A number marshals as its literal text, into the caller's scratch.
+	*scratch = v.MarshalTo((*scratch)[:0])
+	raw := *scratch
 	neg := len(raw) > 0 && raw[0] == '-'
 	digits := raw
 	if neg {

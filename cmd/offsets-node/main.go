@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -35,7 +36,8 @@ func run() int {
 	dataDir := fs.String("data-dir", "", "keep the log in `DIR`/<node_id>/ (default: a temporary directory removed at exit)")
 	syncMode := fs.String("sync", "fsync", "`mode`: fsync (reply after the log is on disk) or none (UNSAFE: a machine crash loses acknowledged commits)")
 	maxBatch := fs.Int("max-batch", 4096, "most requests covered by one fsync (group commit)")
-	segmentSize := fs.Int("segment-size", 20<<20, "log segment size in bytes")
+	segmentSize := fs.Int("segment-size", 4<<20, "log segment size in bytes; tidwall/wal keeps the newest segment in memory")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -61,6 +63,17 @@ func run() int {
 	noSync := *syncMode == "none"
 	logger.Info("starting", "data_dir", root, "temporary", *dataDir == "", "sync", *syncMode, "max_batch", *maxBatch)
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			logger.Error("cannot start the CPU profile", "err", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	cfg := node.Config{
