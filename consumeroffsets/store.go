@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/log"
 )
 
@@ -23,7 +24,24 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for commit timestamps. Nil means time.Now.
 	Now func() time.Time
+
+	// CompactDirtyRatio starts a background compaction when the share of
+	// superseded record bytes in the log reaches it (Kafka's
+	// min.cleanable.dirty.ratio) and the log holds at least CompactMinBytes.
+	// Zero CompactMinBytes means 64 MiB; a negative one turns automatic
+	// compaction off.
+	CompactDirtyRatio float64
+	CompactMinBytes   int64
+	// TombstoneRetention is how long compaction keeps a tombstone.
+	TombstoneRetention time.Duration
 }
+
+// Defaults for Options.
+const (
+	DefaultCompactDirtyRatio  = 0.5
+	DefaultCompactMinBytes    = 64 << 20
+	DefaultTombstoneRetention = 24 * time.Hour
+)
 
 // RecoveryStats describes the replay Open did.
 type RecoveryStats struct {
@@ -48,10 +66,17 @@ type Store struct {
 	batch        log.Batch
 	scratch      []byte
 	undo         []undo
-	nowMs        int64 // timestamp of the batch being staged, 0 when none
-	pendingBytes int64 // record bytes staged in batch
-	logSize      int64 // bytes of records in the log (entry headers excluded)
-	failed       error
+	nowMs        int64  // timestamp of the batch being staged, 0 when none
+	pendingBytes int64  // record bytes staged in batch
+	synced       uint64 // index of the last durable entry
+
+	opts       Options
+	logger     *slog.Logger
+	compacting bool
+	compacted  chan compaction // a finished background compaction
+	nextTry    int64           // logSize below which no compaction is tried after a failure
+	logSize    int64           // bytes of records in the log (entry headers excluded)
+	failed     error
 }
 
 // wal is what the store needs of its log; *log.Log implements it, and tests
@@ -61,6 +86,7 @@ type wal interface {
 	Sync() error
 	Replay(from uint64, fn func(uint64, log.Record) error) (log.ReplayStats, error)
 	Close() error
+	compactor.Log
 }
 
 // undo restores one key to what it was before a staged change.
@@ -89,9 +115,22 @@ func Open(dir string, opts Options) (*Store, RecoveryStats, error) {
 
 // openWal builds a store over an open log by replaying it.
 func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
-	s := &Store{log: l, idx: newIndex(), now: opts.Now}
+	if opts.CompactDirtyRatio == 0 {
+		opts.CompactDirtyRatio = DefaultCompactDirtyRatio
+	}
+	if opts.CompactMinBytes == 0 {
+		opts.CompactMinBytes = DefaultCompactMinBytes
+	}
+	if opts.TombstoneRetention == 0 {
+		opts.TombstoneRetention = DefaultTombstoneRetention
+	}
+	s := &Store{log: l, idx: newIndex(), now: opts.Now, opts: opts, logger: opts.Logger,
+		compacted: make(chan compaction, 1)}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
 	}
 	start := time.Now()
 	st, err := l.Replay(1, func(_ uint64, r log.Record) error {
@@ -100,6 +139,7 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	if err != nil {
 		return nil, RecoveryStats{}, err
 	}
+	s.synced = st.Last
 	return s, RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}, nil
 }
 
@@ -158,7 +198,7 @@ func (s *Store) Flush() error {
 	if s.batch.Len() == 0 {
 		return s.failed
 	}
-	_, err := s.log.Append(&s.batch)
+	idx, err := s.log.Append(&s.batch)
 	if err == nil {
 		err = s.log.Sync()
 	}
@@ -168,7 +208,10 @@ func (s *Store) Flush() error {
 		return s.failed
 	}
 	s.logSize += s.pendingBytes
+	s.synced = idx
 	s.reset()
+	s.pollCompaction()
+	s.maybeCompact()
 	return nil
 }
 
@@ -205,8 +248,12 @@ func (s *Store) DirtyRatio() float64 {
 }
 
 // Close flushes nothing: staged changes that were not flushed are dropped,
-// since no reply acknowledged them. It syncs and closes the log.
+// since no reply acknowledged them. It waits for a running compaction,
+// then syncs and closes the log.
 func (s *Store) Close() error {
 	s.rollback()
+	if s.compacting {
+		s.finishCompaction(<-s.compacted)
+	}
 	return s.log.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/tidwall/wal"
@@ -30,9 +31,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Log is an open, locked write-ahead log. It is not safe for concurrent
-// use: one goroutine appends and syncs.
+// Log is an open, locked write-ahead log. One goroutine appends and syncs;
+// a compactor may call ReleaseThrough from another.
 type Log struct {
+	mu   sync.Mutex // held by Append, Sync, ReleaseThrough and Close
 	dir  string
 	opts Options
 	wal  *wal.Log
@@ -75,6 +77,9 @@ func (l *Log) open(walDir string) error {
 	if err := removeTemps(walDir); err != nil {
 		return err
 	}
+	if err := cleanCheckpoints(l.dir); err != nil {
+		return err
+	}
 	tail, err := repairTail(walDir, l.opts.Logger)
 	if err != nil {
 		return err
@@ -93,6 +98,13 @@ func (l *Log) open(walDir string) error {
 		w.Close()
 		return fmt.Errorf("log: open %s: %w", walDir, err)
 	}
+	if ck, ok, err := CheckpointIndex(l.dir); err == nil && ok && last < ck {
+		// Every wal entry up to the checkpoint was released; tidwall
+		// numbers an empty log from 1, so resume numbering after ck.
+		w.Close()
+		return &CorruptionError{Path: walDir, Index: ck + 1,
+			Err: fmt.Errorf("%w: the wal ends at index %d, before checkpoint %d", ErrCorrupt, last, ck)}
+	}
 	l.wal, l.last, l.tailBytes = w, last, tail
 	// A new log's first segment, a repair's truncation and tidwall's own
 	// clean-up renames are directory changes: make them durable now.
@@ -107,17 +119,19 @@ func (l *Log) open(walDir string) error {
 func (l *Log) Dir() string { return l.dir }
 
 // LastIndex is the index of the last entry appended, 0 for an empty log.
-func (l *Log) LastIndex() uint64 { return l.last }
-
-// FirstIndex is the index of the first entry still in the log; it is
-// LastIndex()+1 when the log is empty.
-func (l *Log) FirstIndex() (uint64, error) { return l.wal.FirstIndex() }
+func (l *Log) LastIndex() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
 
 // Append writes b as one entry at index LastIndex()+1 and returns that
 // index. The entry is not durable until Sync returns nil. After a failed
 // Append or Sync every later call fails: tidwall's buffers may no longer
 // match the file, and only reopening tells what reached the disk.
 func (l *Log) Append(b *Batch) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.failed != nil {
 		return 0, fmt.Errorf("%w: after an earlier failure: %v", ErrClosed, l.failed)
 	}
@@ -141,6 +155,12 @@ func (l *Log) Append(b *Batch) (uint64, error) {
 // Sync makes every appended entry durable: it fsyncs the tail segment, and
 // the wal directory when a segment was created since the last Sync.
 func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sync()
+}
+
+func (l *Log) sync() error {
 	if l.failed != nil {
 		return fmt.Errorf("%w: after an earlier failure: %v", ErrClosed, l.failed)
 	}
@@ -169,10 +189,12 @@ func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (Replay
 
 // Close syncs and closes the log and releases the directory lock.
 func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var err error
 	if l.wal != nil {
 		if l.failed == nil {
-			err = l.Sync()
+			err = l.sync()
 		}
 		if cerr := l.wal.Close(); err == nil && cerr != nil && l.failed == nil {
 			err = fmt.Errorf("log: close: %w", cerr)

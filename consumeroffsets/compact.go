@@ -1,0 +1,93 @@
+package consumeroffsets
+
+import (
+	"time"
+
+	"github.com/maelstrom-offsets/offsets/compactor"
+)
+
+// compaction is the outcome of one background compaction.
+type compaction struct {
+	stats compactor.Stats
+	dirty float64 // dirty ratio when it started
+	err   error
+}
+
+func (s *Store) compactorOptions() compactor.Options {
+	return compactor.Options{TombstoneRetention: s.opts.TombstoneRetention, Now: s.now, SegmentSize: s.opts.SegmentSize}
+}
+
+// maybeCompact starts a background compaction through the last durable
+// entry when none runs and the log is big and dirty enough.
+func (s *Store) maybeCompact() {
+	if s.compacting || s.opts.CompactMinBytes < 0 || s.synced == 0 {
+		return
+	}
+	if s.logSize < s.opts.CompactMinBytes || s.logSize < s.nextTry {
+		return
+	}
+	dirty := s.DirtyRatio()
+	if dirty < s.opts.CompactDirtyRatio {
+		return
+	}
+	s.compacting = true
+	through, opts := s.synced, s.compactorOptions()
+	go func() {
+		var k Keyer
+		st, err := compactor.Compact(s.log, through, &k, opts)
+		s.compacted <- compaction{stats: st, dirty: dirty, err: err}
+	}()
+}
+
+// pollCompaction takes in a finished background compaction, if any.
+func (s *Store) pollCompaction() {
+	if !s.compacting {
+		return
+	}
+	select {
+	case c := <-s.compacted:
+		s.finishCompaction(c)
+	default:
+	}
+}
+
+// finishCompaction accounts for a compaction and logs its one line.
+func (s *Store) finishCompaction(c compaction) {
+	s.compacting = false
+	st := c.stats
+	if c.err != nil {
+		// The log is intact (a failed compaction changes nothing that is
+		// replayed); try again after as many new bytes as the threshold.
+		s.nextTry = s.logSize + s.opts.CompactMinBytes
+		s.logger.Error("compaction failed", "through", st.Through, "err", c.err)
+		return
+	}
+	s.logSize -= st.RecordBytes - st.KeptBytes
+	s.logger.Info("compacted",
+		"through", st.Through,
+		"records_before", st.RecordsBefore, "records_after", st.RecordsKept,
+		"bytes_before", st.BytesBefore, "bytes_after", st.BytesAfter,
+		"tombstones_kept", st.TombstonesKept,
+		"dirty_ratio", roundTo(c.dirty, 3), "dirty_ratio_after", roundTo(s.DirtyRatio(), 3),
+		"duration", st.Duration.Round(time.Microsecond), "pause", st.Pause.Round(time.Microsecond))
+}
+
+// Compact runs a compaction through the last durable entry now and waits
+// for it, after any background one. Tools and tests use it.
+func (s *Store) Compact() (compactor.Stats, error) {
+	if s.compacting {
+		s.finishCompaction(<-s.compacted)
+	}
+	var k Keyer
+	st, err := compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
+	s.finishCompaction(compaction{stats: st, dirty: s.DirtyRatio(), err: err})
+	return st, err
+}
+
+func roundTo(x float64, digits int) float64 {
+	p := 1.0
+	for i := 0; i < digits; i++ {
+		p *= 10
+	}
+	return float64(int64(x*p+0.5)) / p
+}
