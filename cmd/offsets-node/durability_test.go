@@ -286,7 +286,17 @@ func TestKill9UnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 rounds take a few seconds")
 	}
+	t.Run("plain", func(t *testing.T) { kill9Rounds(t, false, "--segment-size", "65536") })
+	// Compaction every few hundred KiB, so that kills land in the middle of
+	// compactions too.
+	t.Run("compacting", func(t *testing.T) {
+		kill9Rounds(t, true, "--segment-size", "16384", "--compact-min-bytes", "65536", "--compact-dirty-ratio", "0.3")
+	})
+}
+
+func kill9Rounds(t *testing.T, wantCompaction bool, flags ...string) {
 	dir := t.TempDir()
+	compactions := 0
 	const keys = 50
 	groups := make([]string, keys)
 	for i := range groups {
@@ -295,7 +305,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	acked := map[string]int64{} // last acknowledged offset per key
 	base := int64(0)
 	for round := 0; round < 5; round++ {
-		n := startNode(t, dir, "--segment-size", "65536")
+		n := startNode(t, dir, flags...)
 		sent := map[int]string{} // msg_id -> key, for commits
 		offsets := map[int]int64{}
 		var mu sync.Mutex
@@ -359,6 +369,11 @@ func TestKill9UnderLoad(t *testing.T) {
 			}
 		}
 		base += 10_000_000 // next round's offsets are all higher
-		t.Logf("round %d: %d commits acknowledged before SIGKILL, all found", round, ackedThisRound)
+		c := strings.Count(n.stderr.String(), "msg=compacted")
+		compactions += c
+		t.Logf("round %d: %d commits acknowledged before SIGKILL, all found; %d compactions", round, ackedThisRound, c)
+	}
+	if wantCompaction && compactions == 0 {
+		t.Fatal("no compaction ran during the kill -9 rounds")
 	}
 }

@@ -37,6 +37,12 @@ func run() int {
 	syncMode := fs.String("sync", "fsync", "`mode`: fsync (reply after the log is on disk) or none (UNSAFE: a machine crash loses acknowledged commits)")
 	maxBatch := fs.Int("max-batch", 4096, "most requests covered by one fsync (group commit)")
 	segmentSize := fs.Int("segment-size", 4<<20, "log segment size in bytes; tidwall/wal keeps the newest segment in memory")
+	dirtyRatio := fs.Float64("compact-dirty-ratio", consumeroffsets.DefaultCompactDirtyRatio,
+		"compact in the background when superseded bytes reach this share of the log (Kafka's min.cleanable.dirty.ratio)")
+	minBytes := fs.Int64("compact-min-bytes", consumeroffsets.DefaultCompactMinBytes,
+		"do not compact a log smaller than this many bytes; negative turns background compaction off")
+	retention := fs.Duration("tombstone-retention", consumeroffsets.DefaultTombstoneRetention,
+		"how long compaction keeps a delete's tombstone (Kafka's delete.retention.ms)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -44,6 +50,14 @@ func run() int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "offsets-node: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *dirtyRatio <= 0 || *dirtyRatio >= 1 {
+		fmt.Fprintf(os.Stderr, "offsets-node: --compact-dirty-ratio must be in (0, 1), not %v\n", *dirtyRatio)
+		return 2
+	}
+	if *retention <= 0 {
+		fmt.Fprintf(os.Stderr, "offsets-node: --tombstone-retention must be positive, not %v\n", *retention)
 		return 2
 	}
 	if *syncMode != "fsync" && *syncMode != "none" {
@@ -83,6 +97,7 @@ func run() int {
 			dir := filepath.Join(root, nodeID)
 			s, rs, err := consumeroffsets.Open(dir, consumeroffsets.Options{
 				NoSync: noSync, SegmentSize: *segmentSize, Logger: logger,
+				CompactDirtyRatio: *dirtyRatio, CompactMinBytes: *minBytes, TombstoneRetention: *retention,
 			})
 			if err != nil {
 				return nil, err

@@ -1,0 +1,303 @@
+package compactor_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maelstrom-offsets/offsets/compactor"
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/log"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// replayState rebuilds the offsets from the log in dir, independently of
+// the store's index code.
+func replayState(t *testing.T, dir string) map[consumeroffsets.OffsetKey]int64 {
+	t.Helper()
+	got := map[consumeroffsets.OffsetKey]int64{}
+	_, err := log.Replay(dir, 1, func(_ uint64, r log.Record) error {
+		rec, err := consumeroffsets.DecodeRecord(r)
+		if err != nil {
+			return err
+		}
+		switch rec.Type {
+		case consumeroffsets.TypeOffsetCommit:
+			got[rec.Key] = rec.Value.Offset
+		case consumeroffsets.TypeOffsetTombstone:
+			delete(got, rec.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	return got
+}
+
+func equal(a, b map[consumeroffsets.OffsetKey]int64) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d keys vs %d", len(a), len(b))
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return fmt.Errorf("key %v: %d vs %d (present %v)", k, v, w, ok)
+		}
+	}
+	return nil
+}
+
+// history appends random commits and tombstones over a small key space to
+// an open log, keeping the model of what must be live.
+type history struct {
+	l     *log.Log
+	model map[consumeroffsets.OffsetKey]int64
+	rng   *rand.Rand
+	now   time.Time
+	buf   []byte
+}
+
+func (h *history) batch(t *testing.T, n int) {
+	t.Helper()
+	var b log.Batch
+	for i := 0; i < n; i++ {
+		k := consumeroffsets.OffsetKey{Group: fmt.Sprintf("g%d", h.rng.IntN(4)), Topic: fmt.Sprintf("t:%d", h.rng.IntN(3)), Partition: int32(h.rng.IntN(4))}
+		g, tp := []byte(k.Group), []byte(k.Topic)
+		if h.rng.IntN(5) == 0 {
+			h.buf = consumeroffsets.AppendOffsetTombstone(h.buf[:0], g, tp, k.Partition, h.now.UnixMilli())
+			b.Add(consumeroffsets.TypeOffsetTombstone, h.buf)
+			delete(h.model, k)
+		} else {
+			off := h.rng.Int64N(1 << 40)
+			h.buf = consumeroffsets.AppendOffsetCommit(h.buf[:0], g, tp, k.Partition, consumeroffsets.OffsetValue{Offset: off, CommitTime: h.now.UnixMilli()})
+			b.Add(consumeroffsets.TypeOffsetCommit, h.buf)
+			h.model[k] = off
+		}
+		h.now = h.now.Add(time.Second)
+	}
+	if _, err := h.l.Append(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newHistory(t *testing.T, dir string) *history {
+	l, err := log.Open(dir, log.Options{SegmentSize: 2048, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &history{l: l, model: map[consumeroffsets.OffsetKey]int64{}, rng: rand.New(rand.NewPCG(7, 9)),
+		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func TestCompactionPreservesState(t *testing.T) {
+	dir := t.TempDir()
+	h := newHistory(t, dir)
+	defer func() { h.l.Close() }()
+	var k consumeroffsets.Keyer
+	for round := 0; round < 60; round++ {
+		h.batch(t, 1+h.rng.IntN(80))
+		if round%3 != 0 {
+			continue
+		}
+		before := replayState(t, dir)
+		if err := equal(before, h.model); err != nil {
+			t.Fatalf("round %d: log disagrees with model before compaction: %v", round, err)
+		}
+		st, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{
+			TombstoneRetention: time.Minute, Now: func() time.Time { return h.now }, SegmentSize: 2048,
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if err := equal(replayState(t, dir), before); err != nil {
+			t.Fatalf("round %d: compaction changed the state: %v", round, err)
+		}
+		if st.RecordsKept > uint64(len(before))+st.TombstonesKept || st.RecordsKept+st.RecordsDropped() != st.RecordsBefore {
+			t.Fatalf("round %d: stats do not add up: %+v (live %d)", round, st, len(before))
+		}
+		// Reopening (what a restart does) sees the same.
+		h.l.Close()
+		if h.l, err = log.Open(dir, log.Options{SegmentSize: 2048, Logger: quiet}); err != nil {
+			t.Fatal(err)
+		}
+		if err := equal(replayState(t, dir), h.model); err != nil {
+			t.Fatalf("round %d: after reopen: %v", round, err)
+		}
+	}
+}
+
+func TestTombstoneRetention(t *testing.T) {
+	dir := t.TempDir()
+	h := newHistory(t, dir)
+	defer h.l.Close()
+	h.batch(t, 300) // ~20% tombstones, one second apart
+	var k consumeroffsets.Keyer
+	countTombstones := func() (n int) {
+		log.Replay(dir, 1, func(_ uint64, r log.Record) error {
+			if r.Type == consumeroffsets.TypeOffsetTombstone {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	// Everything is younger than a day: live tombstones (latest record of
+	// their key) survive.
+	st, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{TombstoneRetention: 24 * time.Hour, Now: func() time.Time { return h.now }})
+	if err != nil || st.TombstonesKept == 0 || countTombstones() != int(st.TombstonesKept) {
+		t.Fatalf("within retention: %+v, %v, %d tombstones in log", st, err, countTombstones())
+	}
+	h.batch(t, 1)
+	later := h.now.Add(25 * time.Hour)
+	st, err = compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{TombstoneRetention: 24 * time.Hour, Now: func() time.Time { return later }})
+	if err != nil || st.TombstonesKept != 0 || countTombstones() != 0 {
+		t.Fatalf("past retention: %+v, %v, %d tombstones in log", st, err, countTombstones())
+	}
+	if err := equal(replayState(t, dir), h.model); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCrashAtEveryStep stops a compaction after each step of the file
+// protocol, as a crash would, then reopens the directory as a restarting
+// node does: every committed value is there, nothing superseded is back,
+// temporaries are gone, and compaction works again.
+func TestCrashAtEveryStep(t *testing.T) {
+	steps := []string{"checkpoint-written", "checkpoint-synced", "checkpoint-renamed",
+		"checkpoint-durable", "wal-truncated-unsynced", "wal-truncated"}
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			dir := t.TempDir()
+			h := newHistory(t, dir)
+			var k consumeroffsets.Keyer
+			for i := 0; i < 5; i++ {
+				h.batch(t, 40)
+			}
+			// A first, complete compaction, so that an older checkpoint
+			// exists when the second one crashes.
+			if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{TombstoneRetention: time.Hour, Now: func() time.Time { return h.now }}); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 5; i++ {
+				h.batch(t, 40)
+			}
+			reached := false
+			_, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{
+				TombstoneRetention: time.Hour, Now: func() time.Time { return h.now },
+				Hook: func(s string) error {
+					if s == step {
+						reached = true
+						return errors.New("crash")
+					}
+					return nil
+				},
+			})
+			if !reached || !errors.Is(err, compactor.ErrStopped) {
+				t.Fatalf("hook at %s not reached: %v", step, err)
+			}
+			h.l.Close()
+
+			s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{Logger: quiet, SegmentSize: 2048, CompactMinBytes: -1})
+			if err != nil {
+				t.Fatalf("reopen after crash at %s: %v", step, err)
+			}
+			for key, want := range h.model {
+				c, ok := s.Fetch([]byte(key.Group), []byte(key.Topic), key.Partition)
+				if !ok || c.Offset != want {
+					t.Fatalf("after crash at %s: %v = %d (%v), want %d", step, key, c.Offset, ok, want)
+				}
+			}
+			if s.Keys() != len(h.model) {
+				t.Fatalf("after crash at %s: %d keys, want %d (a deleted key came back?)", step, s.Keys(), len(h.model))
+			}
+			ents, _ := os.ReadDir(dir)
+			var cks []string
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), "checkpoint.") {
+					cks = append(cks, e.Name())
+				}
+			}
+			if len(cks) != 1 || strings.HasSuffix(cks[0], ".tmp") {
+				t.Fatalf("after crash at %s and reopen: checkpoints %v, want exactly one complete", step, cks)
+			}
+			if tmps, _ := filepath.Glob(filepath.Join(dir, "wal", "*.TEMP")); len(tmps) != 0 {
+				t.Fatalf("temporaries left: %v", tmps)
+			}
+			if _, err := s.Compact(); err != nil {
+				t.Fatalf("compaction after recovery: %v", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := equal(replayState(t, dir), h.model); err != nil {
+				t.Fatalf("after recovery and a new compaction: %v", err)
+			}
+		})
+	}
+}
+
+// TestSpaceAfterManyCommits: after 1,000,000 commits over 1,000 keys and a
+// compaction, the log on disk is at most 1.5 times a log that holds just
+// the 1,000 live records plus one empty segment.
+func TestSpaceAfterManyCommits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a million commits")
+	}
+	dir := t.TempDir()
+	s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{Logger: quiet, NoSync: true, CompactMinBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keys, commits = 1000, 1_000_000
+	for i := 0; i < commits; i++ {
+		g := []byte(fmt.Sprintf("group-%03d", i%keys))
+		if err := s.Commit(g, []byte("orders"), 0, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%2000 == 1999 {
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got, err := log.Size(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The reference: the 1,000 live records written once into a new log.
+	ref := t.TempDir()
+	rs, _, err := consumeroffsets.Open(ref, consumeroffsets.Options{Logger: quiet, NoSync: true, CompactMinBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := commits - keys; i < commits; i++ {
+		rs.Commit([]byte(fmt.Sprintf("group-%03d", i%keys)), []byte("orders"), 0, int64(i))
+	}
+	rs.Flush()
+	rs.Close()
+	want, _ := log.Size(ref)
+	t.Logf("log after %d commits over %d keys and compaction: %d bytes; %d live records alone: %d bytes (ratio %.2f)",
+		commits, keys, got, keys, want, float64(got)/float64(want))
+	if float64(got) > 1.5*float64(want) {
+		t.Fatalf("log is %d bytes, more than 1.5 x %d", got, want)
+	}
+}
