@@ -50,16 +50,17 @@ type Options struct {
 
 // Stats describes one compaction. The caller logs it.
 type Stats struct {
-	Through        uint64        // log index the compaction covers
-	RecordsBefore  uint64        // records read up to Through
-	RecordsKept    uint64        // records written to the checkpoint
-	TombstonesKept uint64        // of which tombstones within retention
-	BytesBefore    int64         // bytes of the checkpoint and segments read
-	BytesAfter     int64         // bytes of the new checkpoint
-	RecordBytes    int64         // record bytes read (payload framing included)
-	KeptBytes      int64         // record bytes written
-	Duration       time.Duration // whole compaction
-	Pause          time.Duration // time the log was held from appends
+	Through            uint64        // log index the compaction covers
+	RecordsBefore      uint64        // records read up to Through
+	RecordsKept        uint64        // records written to the checkpoint
+	TombstonesKept     uint64        // of which tombstones within retention
+	TombstoneBytesKept int64         // their record bytes
+	BytesBefore        int64         // bytes of the checkpoint and segments read
+	BytesAfter         int64         // bytes of the new checkpoint
+	RecordBytes        int64         // record bytes read (payload framing included)
+	KeptBytes          int64         // record bytes written
+	Duration           time.Duration // whole compaction
+	Pause              time.Duration // time the log was held from appends
 }
 
 // RecordsDropped is the number of records the compaction removed.
@@ -144,6 +145,7 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 				continue
 			}
 			st.TombstonesKept++
+			st.TombstoneBytesKept += int64(log.Record{Type: s.typ, Data: s.data}.Size())
 		}
 		if err := cw.Add(s.typ, s.data); err != nil {
 			cw.Abort()

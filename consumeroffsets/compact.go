@@ -31,6 +31,7 @@ func (s *Store) maybeCompact() {
 		return
 	}
 	s.compacting = true
+	s.tombAtStart = s.tombBytes
 	through, opts := s.synced, s.compactorOptions()
 	go func() {
 		var k Keyer
@@ -63,6 +64,8 @@ func (s *Store) finishCompaction(c compaction) {
 		return
 	}
 	s.logSize -= st.RecordBytes - st.KeptBytes
+	// Tombstones written while it ran are still in the log, after Through.
+	s.tombBytes = st.TombstoneBytesKept + (s.tombBytes - s.tombAtStart)
 	s.logger.Info("compacted",
 		"through", st.Through,
 		"records_before", st.RecordsBefore, "records_after", st.RecordsKept,
@@ -79,6 +82,7 @@ func (s *Store) Compact() (compactor.Stats, error) {
 		s.finishCompaction(<-s.compacted)
 	}
 	var k Keyer
+	s.tombAtStart = s.tombBytes
 	st, err := compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
 	s.finishCompaction(compaction{stats: st, dirty: s.DirtyRatio(), err: err})
 	return st, err

@@ -1,7 +1,12 @@
 package consumeroffsets
 
+import (
+	"slices"
+	"strings"
+)
+
 // index holds the latest value of every live key, nested by group and topic
-// so that a group's or a topic's keys can be found without scanning all of
+// so that a group's or a topic's keys are found without scanning all of
 // them, and so that each group and topic name is stored once.
 type index struct {
 	groups map[string]*groupState
@@ -9,15 +14,22 @@ type index struct {
 	live   int64 // bytes in the log of the records that hold live keys
 }
 
+// groupState is one group: its offsets and its generation. It exists while
+// it has an offset or a generation.
 type groupState struct {
+	name   string
 	topics map[string]*topicState
 	keys   int
 	// newestCommit is the Unix millisecond time of the group's latest
 	// commit, for offset retention.
 	newestCommit int64
+	generation   int32
+	hasGen       bool
+	genSize      int32 // bytes of the group record holding the generation
 }
 
 type topicState struct {
+	name  string
 	parts map[int32]entry
 }
 
@@ -51,6 +63,26 @@ func (e entry) committed() Committed {
 
 func newIndex() index { return index{groups: make(map[string]*groupState)} }
 
+// group returns a group's state, or nil.
+func (x *index) group(group []byte) *groupState { return x.groups[string(group)] }
+
+// ensureGroup returns a group's state, creating it.
+func (x *index) ensureGroup(group []byte) *groupState {
+	g := x.groups[string(group)]
+	if g == nil {
+		g = &groupState{name: string(group), topics: make(map[string]*topicState)}
+		x.groups[g.name] = g
+	}
+	return g
+}
+
+// dropIfEmpty forgets a group that holds nothing any more.
+func (x *index) dropIfEmpty(g *groupState) {
+	if g.keys == 0 && !g.hasGen {
+		delete(x.groups, g.name)
+	}
+}
+
 // get looks a key up; the []byte arguments are not retained.
 func (x *index) get(group, topic []byte, partition int32) (entry, bool) {
 	g := x.groups[string(group)]
@@ -65,19 +97,15 @@ func (x *index) get(group, topic []byte, partition int32) (entry, bool) {
 	return e, ok
 }
 
-// put sets a key and returns what it held before. Names are copied into the
-// index only the first time a group or topic appears. at is the commit's
-// time; the group's newest commit time never moves back.
-func (x *index) put(group, topic []byte, partition int32, e entry, at int64) (prev entry, existed bool) {
-	g := x.groups[string(group)]
-	if g == nil {
-		g = &groupState{topics: make(map[string]*topicState)}
-		x.groups[string(group)] = g
-	}
-	t := g.topics[string(topic)]
+// put sets a key and returns what it held before, and the group and topic
+// states (whose names callers may keep: they are the index's own copies).
+// The group's newest commit time becomes at if that is later.
+func (x *index) put(group, topic []byte, partition int32, e entry, at int64) (g *groupState, t *topicState, prev entry, existed bool) {
+	g = x.ensureGroup(group)
+	t = g.topics[string(topic)]
 	if t == nil {
-		t = &topicState{parts: make(map[int32]entry)}
-		g.topics[string(topic)] = t
+		t = &topicState{name: string(topic), parts: make(map[int32]entry)}
+		g.topics[t.name] = t
 	}
 	prev, existed = t.parts[partition]
 	t.parts[partition] = e
@@ -89,11 +117,11 @@ func (x *index) put(group, topic []byte, partition int32, e entry, at int64) (pr
 		x.keys++
 		g.keys++
 	}
-	return prev, existed
+	return g, t, prev, existed
 }
 
-// remove deletes a key and returns what it held. Empty topics and groups go
-// too, so that every group in the index has at least one live key.
+// remove deletes a key and returns what it held. Empty topics go, and so do
+// groups left with neither offsets nor a generation.
 func (x *index) remove(group, topic []byte, partition int32) (prev entry, existed bool) {
 	g := x.groups[string(group)]
 	if g == nil {
@@ -112,10 +140,55 @@ func (x *index) remove(group, topic []byte, partition int32) (prev entry, existe
 	x.keys--
 	g.keys--
 	if len(t.parts) == 0 {
-		delete(g.topics, string(topic))
+		delete(g.topics, t.name)
 	}
-	if g.keys == 0 {
-		delete(x.groups, string(group))
-	}
+	x.dropIfEmpty(g)
 	return prev, true
+}
+
+// setGeneration sets or clears a group's generation and returns what it was.
+func (x *index) setGeneration(group []byte, gen int32, has bool, size int32) (prevGen int32, prevHas bool, prevSize int32) {
+	g := x.groups[string(group)]
+	if g == nil {
+		if !has {
+			return 0, false, 0
+		}
+		g = x.ensureGroup(group)
+	}
+	prevGen, prevHas, prevSize = g.generation, g.hasGen, g.genSize
+	g.generation, g.hasGen, g.genSize = gen, has, size
+	x.live += int64(size) - int64(prevSize)
+	x.dropIfEmpty(g)
+	return prevGen, prevHas, prevSize
+}
+
+// sortedTopics returns a group's topic states in byte order of their names
+// (which is code-point order for UTF-8), keeping only the named topics when
+// names is non-nil.
+func (g *groupState) sortedTopics(names [][]byte) []*topicState {
+	var ts []*topicState
+	if names == nil {
+		ts = make([]*topicState, 0, len(g.topics))
+		for _, t := range g.topics {
+			ts = append(ts, t)
+		}
+	} else {
+		for _, n := range names {
+			if t := g.topics[string(n)]; t != nil && !slices.Contains(ts, t) {
+				ts = append(ts, t)
+			}
+		}
+	}
+	slices.SortFunc(ts, func(a, b *topicState) int { return strings.Compare(a.name, b.name) })
+	return ts
+}
+
+// sortedPartitions returns a topic's partitions in numeric order.
+func (t *topicState) sortedPartitions() []int32 {
+	ps := make([]int32, 0, len(t.parts))
+	for p := range t.parts {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
 }

@@ -34,6 +34,10 @@ type Options struct {
 	CompactMinBytes   int64
 	// TombstoneRetention is how long compaction keeps a tombstone.
 	TombstoneRetention time.Duration
+	// OffsetsRetention expires the offsets of a group whose newest commit is
+	// older than this (Kafka's offsets.retention.minutes). Zero turns expiry
+	// off.
+	OffsetsRetention time.Duration
 }
 
 // Defaults for Options.
@@ -41,6 +45,7 @@ const (
 	DefaultCompactDirtyRatio  = 0.5
 	DefaultCompactMinBytes    = 64 << 20
 	DefaultTombstoneRetention = 24 * time.Hour
+	DefaultOffsetsRetention   = 7 * 24 * time.Hour
 )
 
 // RecoveryStats describes the replay Open did.
@@ -69,6 +74,9 @@ type Store struct {
 	nowMs        int64  // timestamp of the batch being staged, 0 when none
 	pendingBytes int64  // record bytes staged in batch
 	synced       uint64 // index of the last durable entry
+	tombBytes    int64  // bytes of tombstones in the log (approximate: see DirtyRatio)
+	tombAtStart  int64  // tombBytes when the running compaction started
+	pendingTomb  int64  // tombstone bytes staged in batch
 
 	opts       Options
 	logger     *slog.Logger
@@ -87,14 +95,6 @@ type wal interface {
 	Replay(from uint64, fn func(uint64, log.Record) error) (log.ReplayStats, error)
 	Close() error
 	compactor.Log
-}
-
-// undo restores one key to what it was before a staged change.
-type undo struct {
-	group, topic []byte
-	partition    int32
-	prev         entry
-	existed      bool
 }
 
 // Open opens (creating if needed) the store whose log lives in dir and
@@ -143,50 +143,6 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	return s, RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}, nil
 }
 
-// apply replays one record into the index.
-func (s *Store) apply(r log.Record) error {
-	v, err := decodeView(r)
-	if err != nil {
-		return err
-	}
-	s.logSize += int64(r.Size())
-	switch v.typ {
-	case TypeOffsetCommit:
-		s.idx.put(v.group, v.topic, v.partition, newEntry(v.offset, v.metadata, int32(r.Size())), v.time)
-	case TypeOffsetTombstone:
-		s.idx.remove(v.group, v.topic, v.partition)
-	}
-	return nil
-}
-
-// Commit stages a commit of offset for the key. The previous value, if any,
-// is superseded even when it is higher: the latest commit wins, as in Kafka.
-// It fails only after an earlier write failure. group and topic must stay
-// unchanged until the next Flush returns: a rollback looks them up again.
-func (s *Store) Commit(group, topic []byte, partition int32, offset int64) error {
-	if s.failed != nil {
-		return s.failed
-	}
-	if s.nowMs == 0 {
-		s.nowMs = s.now().UnixMilli()
-	}
-	v := OffsetValue{Offset: offset, CommitTime: s.nowMs}
-	s.scratch = AppendOffsetCommit(s.scratch[:0], group, topic, partition, v)
-	s.batch.Add(TypeOffsetCommit, s.scratch)
-	size := int32(log.Record{Data: s.scratch}.Size())
-	s.pendingBytes += int64(size)
-	prev, existed := s.idx.put(group, topic, partition, newEntry(offset, nil, size), s.nowMs)
-	s.undo = append(s.undo, undo{group: group, topic: topic, partition: partition, prev: prev, existed: existed})
-	return nil
-}
-
-// Fetch returns the offset committed for the key, staged changes included,
-// and whether one exists.
-func (s *Store) Fetch(group, topic []byte, partition int32) (Committed, bool) {
-	e, ok := s.idx.get(group, topic, partition)
-	return e.committed(), ok
-}
-
 // Pending is the number of staged records not yet flushed.
 func (s *Store) Pending() int { return s.batch.Len() }
 
@@ -215,36 +171,27 @@ func (s *Store) Flush() error {
 	return nil
 }
 
-// rollback undoes staged changes in reverse order.
-func (s *Store) rollback() {
-	for i := len(s.undo) - 1; i >= 0; i-- {
-		u := s.undo[i]
-		if u.existed {
-			s.idx.put(u.group, u.topic, u.partition, u.prev, 0)
-		} else {
-			s.idx.remove(u.group, u.topic, u.partition)
-		}
-	}
-	s.reset()
-}
-
 func (s *Store) reset() {
 	s.batch.Reset()
 	s.undo = s.undo[:0]
 	s.nowMs = 0
 	s.pendingBytes = 0
+	s.pendingTomb = 0
 }
 
 // Keys is the number of live offset keys.
 func (s *Store) Keys() int { return s.idx.keys }
 
 // DirtyRatio is the share of the log's record bytes held by records that a
-// later record superseded or deleted.
+// later record superseded or deleted. Tombstones count as live (compaction
+// keeps them for the tombstone retention), so that a log of recent deletes
+// does not trigger compaction after compaction that cannot shrink it.
 func (s *Store) DirtyRatio() float64 {
 	if s.logSize == 0 {
 		return 0
 	}
-	return 1 - float64(s.idx.live)/float64(s.logSize)
+	live := s.idx.live + s.tombBytes
+	return max(0, 1-float64(live)/float64(s.logSize))
 }
 
 // Close flushes nothing: staged changes that were not flushed are dropped,

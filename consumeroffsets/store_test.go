@@ -28,7 +28,7 @@ func fetch(s *Store, k OffsetKey) (int64, bool) {
 
 func commit(t testing.TB, s *Store, k OffsetKey, off int64) {
 	t.Helper()
-	if err := s.Commit([]byte(k.Group), []byte(k.Topic), k.Partition, off); err != nil {
+	if err := s.Commit([]byte(k.Group), []byte(k.Topic), k.Partition, off, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -132,7 +132,7 @@ func TestFailedFlushRollsBack(t *testing.T) {
 	if _, ok := fetch(s, fresh); ok || s.Keys() != 1 {
 		t.Fatalf("after failed flush a new key is visible (keys=%d)", s.Keys())
 	}
-	if err := s.Commit([]byte("g"), []byte("t"), 0, 50); !errors.Is(err, ErrFailed) {
+	if err := s.Commit([]byte("g"), []byte("t"), 0, 50, nil); !errors.Is(err, ErrFailed) {
 		t.Fatalf("Commit after failure = %v, want ErrFailed", err)
 	}
 	s.Close()

@@ -116,3 +116,36 @@ func (w *replyWriter) errorReply(src, dest []byte, inReplyTo int64, code int, te
 	w.stringField("text", []byte(text))
 	w.end()
 }
+
+// openArray writes `, "name": [`.
+func (w *replyWriter) openArray(name string) {
+	w.buf = append(w.buf, `, "`...)
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, `": [`...)
+}
+
+func (w *replyWriter) closeArray() { w.buf = append(w.buf, ']') }
+
+// arrayString writes one string element of an open array.
+func (w *replyWriter) arrayString(first bool, s string) {
+	if !first {
+		w.buf = append(w.buf, ", "...)
+	}
+	w.buf = appendPyString(w.buf, []byte(s))
+}
+
+// offsetObject writes one element of fetch_offsets' array.
+func (w *replyWriter) offsetObject(first bool, topic string, partition int32, offset int64, metadata string) {
+	if !first {
+		w.buf = append(w.buf, ", "...)
+	}
+	w.buf = append(w.buf, `{"topic": `...)
+	w.buf = appendPyString(w.buf, []byte(topic))
+	w.buf = append(w.buf, `, "partition": `...)
+	w.buf = strconv.AppendInt(w.buf, int64(partition), 10)
+	w.buf = append(w.buf, `, "offset": `...)
+	w.buf = strconv.AppendInt(w.buf, offset, 10)
+	w.buf = append(w.buf, `, "metadata": `...)
+	w.buf = appendPyString(w.buf, []byte(metadata))
+	w.buf = append(w.buf, '}')
+}

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 )
@@ -24,10 +25,25 @@ import (
 // Offsets is the store the node keeps offsets in. consumeroffsets.Store
 // implements it.
 type Offsets interface {
-	// Commit stages a commit; the byte slices stay unchanged until Flush.
-	Commit(group, topic []byte, partition int32, offset int64) error
-	// Fetch returns the key's offset, staged commits included.
+	// Commit stages a commit of an offset with its metadata.
+	Commit(group, topic []byte, partition int32, offset int64, metadata []byte) error
+	// Fetch returns the key's offset, staged changes included.
 	Fetch(group, topic []byte, partition int32) (consumeroffsets.Committed, bool)
+	// Generation returns the highest generation the group accepted.
+	Generation(group []byte) (int32, bool)
+	// SetGeneration stages raising the group's generation.
+	SetGeneration(group []byte, generation int32) error
+	// FetchGroup visits the group's offsets sorted by topic, then partition;
+	// only the given topics when topics is non-nil.
+	FetchGroup(group []byte, topics [][]byte, fn func(topic string, partition int32, c consumeroffsets.Committed))
+	// Groups returns the groups with a live offset, sorted.
+	Groups() []string
+	// DeleteOffsets stages deleting partitions of a topic (all when nil).
+	DeleteOffsets(group, topic []byte, partitions []int32) (int, error)
+	// DeleteGroup stages deleting the group's offsets and generation.
+	DeleteGroup(group []byte) (int, error)
+	// ExpireOffsets stages expiring the offsets of abandoned groups.
+	ExpireOffsets() ([]consumeroffsets.ExpiredGroup, error)
 	// Flush makes every staged change durable, or rolls them all back.
 	Flush() error
 	// Close releases the store.
@@ -42,6 +58,9 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBatch bounds the requests covered by one Flush. Zero means 4096.
 	MaxBatch int
+	// ExpireEvery is how often offset retention is checked while running,
+	// besides right after init. Zero means only after init.
+	ExpireEvery time.Duration
 }
 
 // chunkSize is how many requests the reader hands over at once at most.
@@ -60,6 +79,8 @@ type Node struct {
 	store  Offsets
 	nodeID []byte
 	out    replyWriter
+	// expireDue asks the next batch to expire abandoned groups' offsets.
+	expireDue bool
 }
 
 // Run serves the messages on in until in ends or ctx is cancelled, writing
@@ -136,11 +157,25 @@ func (n *Node) read(in io.Reader, full chan<- *chunk, free <-chan *chunk) error 
 // serve runs batches until the reader is done or ctx is cancelled.
 func (n *Node) serve(ctx context.Context, out io.Writer, full <-chan *chunk, free chan<- *chunk) error {
 	var batch []*chunk
+	var tick <-chan time.Time
+	if n.cfg.ExpireEvery > 0 {
+		t := time.NewTicker(n.cfg.ExpireEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick:
+			if n.store != nil {
+				n.expireDue = true
+				if err := n.runBatch(nil, out); err != nil {
+					return err
+				}
+			}
+			continue
 		case c, ok := <-full:
 			if !ok {
 				return nil
@@ -186,6 +221,10 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 			break
 		}
 	}
+	if n.store != nil && n.expireDue {
+		n.expireDue = false
+		n.expire()
+	}
 	if n.store != nil {
 		if err := n.store.Flush(); err != nil {
 			// Nothing of this batch's changes is durable and the store has
@@ -225,20 +264,104 @@ func (n *Node) handle(r *request, failed error) error {
 		n.out.errorReply(src, r.src, r.msgID, CodeTemporarilyUnavailable, "node not initialized: send init first")
 	case failed != nil:
 		n.out.errorReply(src, r.src, r.msgID, CodeCrash, "not durable: "+failed.Error())
-	case r.kind == kindCommit:
-		if err := n.store.Commit(r.group, r.topic, r.partition, r.offset); err != nil {
-			n.out.errorReply(src, r.src, r.msgID, CodeCrash, err.Error())
-			return nil
+	default:
+		if code, text := n.apply(src, r); code != 0 {
+			n.out.errorReply(src, r.src, r.msgID, code, text)
+		}
+	}
+	return nil
+}
+
+// apply runs a request against the store and writes its reply, or returns
+// the error code and text to reply with instead.
+func (n *Node) apply(src []byte, r *request) (int, string) {
+	switch r.kind {
+	case kindCommit:
+		if code, text := n.fence(r); code != 0 {
+			return code, text
+		}
+		if err := n.store.Commit(r.group, r.topic, r.partition, r.offset, r.metadata); err != nil {
+			return CodeCrash, err.Error()
 		}
 		n.out.begin(src, r.src, "commit_offset_ok", r.msgID)
-		n.out.end()
-	case r.kind == kindFetch:
+	case kindCommitBatch:
+		if code, text := n.fence(r); code != 0 {
+			return code, text
+		}
+		for _, e := range r.entries {
+			if err := n.store.Commit(r.group, e.topic, e.partition, e.offset, e.metadata); err != nil {
+				return CodeCrash, err.Error()
+			}
+		}
+		n.out.begin(src, r.src, "commit_offsets_ok", r.msgID)
+	case kindFetch:
 		v, _ := n.store.Fetch(r.group, r.topic, r.partition)
 		n.out.begin(src, r.src, "fetch_offset_ok", r.msgID)
 		n.out.intField("offset", v.Offset)
-		n.out.end()
+	case kindFetchGroup:
+		n.out.begin(src, r.src, "fetch_offsets_ok", r.msgID)
+		n.out.openArray("offsets")
+		first := true
+		n.store.FetchGroup(r.group, r.topics, func(topic string, p int32, c consumeroffsets.Committed) {
+			n.out.offsetObject(first, topic, p, c.Offset, c.Metadata)
+			first = false
+		})
+		n.out.closeArray()
+	case kindListGroups:
+		n.out.begin(src, r.src, "list_groups_ok", r.msgID)
+		n.out.openArray("groups")
+		for i, g := range n.store.Groups() {
+			n.out.arrayString(i == 0, g)
+		}
+		n.out.closeArray()
+	case kindDeleteOffsets:
+		k, err := n.store.DeleteOffsets(r.group, r.topic, r.partitions)
+		if err != nil {
+			return CodeCrash, err.Error()
+		}
+		n.out.begin(src, r.src, "delete_offsets_ok", r.msgID)
+		n.out.intField("deleted", int64(k))
+	case kindDeleteGroup:
+		k, err := n.store.DeleteGroup(r.group)
+		if err != nil {
+			return CodeCrash, err.Error()
+		}
+		n.out.begin(src, r.src, "delete_group_ok", r.msgID)
+		n.out.intField("deleted", int64(k))
 	}
-	return nil
+	n.out.end()
+	return 0, ""
+}
+
+// fence refuses a commit from an older generation of the group than one it
+// accepted, as Kafka's generation checks stop a zombie consumer; a newer
+// generation is accepted and raises the group's.
+func (n *Node) fence(r *request) (int, string) {
+	if !r.hasGen {
+		return 0, ""
+	}
+	cur, ok := n.store.Generation(r.group)
+	if ok && r.generation < cur {
+		return CodePreconditionFailed, fmt.Sprintf("generation %d is fenced: the group has moved on to generation %d", r.generation, cur)
+	}
+	if err := n.store.SetGeneration(r.group, r.generation); err != nil {
+		return CodeCrash, err.Error()
+	}
+	return 0, ""
+}
+
+// expire stages the expiry of abandoned groups' offsets and logs a line per
+// group; the batch's Flush makes it durable.
+func (n *Node) expire() {
+	groups, err := n.store.ExpireOffsets()
+	if err != nil {
+		n.log.Error("offset expiry failed", "err", err)
+		return
+	}
+	for _, g := range groups {
+		n.log.Info("expired group offsets", "group", g.Group, "offsets", g.Offsets,
+			"newest_commit", g.NewestCommit.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 // init names the node and opens its store.
@@ -266,6 +389,7 @@ func (n *Node) init(r *request) error {
 	}
 	n.store = store
 	n.nodeID = append([]byte(nil), r.nodeID...)
+	n.expireDue = true // retention is checked at start
 	n.out.begin(n.nodeID, r.src, "init_ok", r.msgID)
 	n.out.end()
 	return nil

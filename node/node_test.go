@@ -71,8 +71,11 @@ func TestFramerLongLine(t *testing.T) {
 	}
 }
 
-// memStore is an in-memory Offsets whose Flush can be made to fail.
+// memStore is an in-memory Offsets whose Flush can be made to fail. It
+// implements what the tests here use; the embedded nil Offsets panics on the
+// rest.
 type memStore struct {
+	Offsets
 	m, staged map[string]int64
 	fail      bool
 	flushes   int
@@ -84,7 +87,9 @@ func key(g, t []byte, p int32) string {
 	return string(g) + "\x00" + string(t) + "\x00" + string(rune(p))
 }
 
-func (s *memStore) Commit(g, t []byte, p int32, off int64) error {
+func (s *memStore) ExpireOffsets() ([]consumeroffsets.ExpiredGroup, error) { return nil, nil }
+
+func (s *memStore) Commit(g, t []byte, p int32, off int64, _ []byte) error {
 	s.staged[key(g, t, p)] = off
 	return nil
 }

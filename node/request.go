@@ -7,6 +7,7 @@ import (
 	"math"
 	"unicode/utf8"
 
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/valyala/fastjson"
 )
 
@@ -27,7 +28,23 @@ const (
 	kindInit
 	kindCommit
 	kindFetch
+	kindCommitBatch
+	kindFetchGroup
+	kindListGroups
+	kindDeleteOffsets
+	kindDeleteGroup
 )
+
+// maxMetadataBytes is the longest commit metadata, in UTF-8 bytes.
+const maxMetadataBytes = consumeroffsets.MaxMetadataBytes
+
+// commitEntry is one entry of a commit_offsets request.
+type commitEntry struct {
+	topic     []byte
+	partition int32
+	offset    int64
+	metadata  []byte
+}
 
 // request is one parsed message. Byte slices point into the arena of the
 // chunk that holds it.
@@ -42,6 +59,14 @@ type request struct {
 	topic     []byte
 	partition int32
 	offset    int64
+	metadata  []byte // commit_offset; "" when absent
+
+	generation int32 // commit_offset, commit_offsets
+	hasGen     bool
+
+	entries    []commitEntry // commit_offsets
+	topics     [][]byte      // fetch_offsets; nil means all
+	partitions []int32       // delete_offsets; nil means all
 
 	errCode int // kindInvalid
 	errText string
@@ -145,11 +170,32 @@ func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
 		r.topic = f.str(r, arena, "topic", f.topic)
 		r.partition = int32(ps.int(r, "partition", f.partition, math.MaxInt32))
 		r.offset = ps.int(r, "offset", f.offset, math.MaxInt64)
+		r.metadata = ps.metadata(r, arena, "metadata", f.metadata)
+		r.generation, r.hasGen = ps.generation(r, f.generation)
 	case "fetch_offset":
 		r.kind = kindFetch
 		r.group = f.str(r, arena, "group", f.group)
 		r.topic = f.str(r, arena, "topic", f.topic)
 		r.partition = int32(ps.int(r, "partition", f.partition, math.MaxInt32))
+	case "commit_offsets":
+		r.kind = kindCommitBatch
+		r.group = f.str(r, arena, "group", f.group)
+		r.generation, r.hasGen = ps.generation(r, f.generation)
+		r.entries = ps.commitEntries(r, arena, f.offsets)
+	case "fetch_offsets":
+		r.kind = kindFetchGroup
+		r.group = f.str(r, arena, "group", f.group)
+		r.topics = ps.topicList(r, arena, f.topics)
+	case "list_groups":
+		r.kind = kindListGroups
+	case "delete_offsets":
+		r.kind = kindDeleteOffsets
+		r.group = f.str(r, arena, "group", f.group)
+		r.topic = f.str(r, arena, "topic", f.topic)
+		r.partitions = ps.partitionList(r, f.partitions)
+	case "delete_group":
+		r.kind = kindDeleteGroup
+		r.group = f.str(r, arena, "group", f.group)
 	default:
 		r.invalid(CodeNotSupported, fmt.Sprintf("unknown message type %q", truncate(r.typ, 200)))
 	}
@@ -159,6 +205,7 @@ func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
 // bodyFields collects the body fields the node reads.
 type bodyFields struct {
 	typ, msgID, nodeID, group, topic, partition, offset *fastjson.Value
+	metadata, generation, offsets, topics, partitions   *fastjson.Value
 }
 
 func (f *bodyFields) set(k []byte, v *fastjson.Value) {
@@ -177,7 +224,131 @@ func (f *bodyFields) set(k []byte, v *fastjson.Value) {
 		f.partition = v
 	case "offset":
 		f.offset = v
+	case "metadata":
+		f.metadata = v
+	case "generation":
+		f.generation = v
+	case "offsets":
+		f.offsets = v
+	case "topics":
+		f.topics = v
+	case "partitions":
+		f.partitions = v
 	}
+}
+
+// absent reports whether an optional field is missing or null.
+func absent(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
+
+// metadata returns an optional metadata string ("" when absent or null) of
+// at most maxMetadataBytes UTF-8 bytes.
+func (ps *parser) metadata(r *request, arena *[]byte, name string, v *fastjson.Value) []byte {
+	if r.kind == kindInvalid || absent(v) {
+		return nil
+	}
+	b, err := v.StringBytes()
+	if err != nil || len(b) > maxMetadataBytes || !utf8.Valid(b) {
+		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be a string of at most %d bytes in UTF-8", name, maxMetadataBytes))
+		return nil
+	}
+	return keepBytes(arena, b)
+}
+
+// generation returns an optional generation, and whether it was given.
+func (ps *parser) generation(r *request, v *fastjson.Value) (int32, bool) {
+	if r.kind == kindInvalid || absent(v) {
+		return 0, false
+	}
+	return int32(ps.int(r, "generation", v, math.MaxInt32)), r.kind != kindInvalid
+}
+
+// array returns a required array field's elements, or marks r invalid.
+func array(r *request, name string, v *fastjson.Value) ([]*fastjson.Value, bool) {
+	if r.kind == kindInvalid {
+		return nil, false
+	}
+	if v == nil {
+		r.invalid(CodeMalformedRequest, fmt.Sprintf("missing required field %q", name))
+		return nil, false
+	}
+	a, err := v.Array()
+	if err != nil {
+		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be an array", name))
+		return nil, false
+	}
+	return a, true
+}
+
+// commitEntries parses commit_offsets' offsets: every entry must be valid,
+// or the whole request is refused, naming the first bad entry.
+func (ps *parser) commitEntries(r *request, arena *[]byte, v *fastjson.Value) []commitEntry {
+	items, ok := array(r, "offsets", v)
+	if !ok {
+		return nil
+	}
+	entries := make([]commitEntry, 0, len(items))
+	for i, item := range items {
+		o, err := item.Object()
+		if err != nil {
+			r.invalid(CodeMalformedRequest, fmt.Sprintf("field \"offsets[%d]\" must be an object", i))
+			return nil
+		}
+		var f bodyFields
+		o.Visit(f.set)
+		at := func(field string) string { return fmt.Sprintf("offsets[%d].%s", i, field) }
+		e := commitEntry{
+			topic:     f.str(r, arena, at("topic"), f.topic),
+			partition: int32(ps.int(r, at("partition"), f.partition, math.MaxInt32)),
+			offset:    ps.int(r, at("offset"), f.offset, math.MaxInt64),
+		}
+		e.metadata = ps.metadata(r, arena, at("metadata"), f.metadata)
+		if r.kind == kindInvalid {
+			return nil
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// topicList parses an optional array of topic names; nil means all topics.
+func (ps *parser) topicList(r *request, arena *[]byte, v *fastjson.Value) [][]byte {
+	if r.kind == kindInvalid || absent(v) {
+		return nil
+	}
+	items, ok := array(r, "topics", v)
+	if !ok {
+		return nil
+	}
+	topics := make([][]byte, 0, len(items))
+	var f bodyFields
+	for i, item := range items {
+		t := f.str(r, arena, fmt.Sprintf("topics[%d]", i), item)
+		if r.kind == kindInvalid {
+			return nil
+		}
+		topics = append(topics, t)
+	}
+	return topics
+}
+
+// partitionList parses an optional array of partitions; nil means all.
+func (ps *parser) partitionList(r *request, v *fastjson.Value) []int32 {
+	if r.kind == kindInvalid || absent(v) {
+		return nil
+	}
+	items, ok := array(r, "partitions", v)
+	if !ok {
+		return nil
+	}
+	parts := make([]int32, 0, len(items))
+	for i, item := range items {
+		p := int32(ps.int(r, fmt.Sprintf("partitions[%d]", i), item, math.MaxInt32))
+		if r.kind == kindInvalid {
+			return nil
+		}
+		parts = append(parts, p)
+	}
+	return parts
 }
 
 // str returns a required non-empty UTF-8 string field, or marks r invalid
@@ -195,9 +366,7 @@ func (f *bodyFields) str(r *request, arena *[]byte, name string, v *fastjson.Val
 		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be a non-empty string", name))
 		return nil
 	}
-	*arena = append(*arena, b...)
-	a := *arena
-	return a[len(a)-len(b) : len(a) : len(a)]
+	return keepBytes(arena, b)
 }
 
 // int returns a required integer field in [0, max], or marks r invalid.
@@ -262,6 +431,11 @@ func integer(v *fastjson.Value, min, max int64, scratch *[]byte) (int64, bool) {
 // keep copies a string value into the arena and returns the copy.
 func keep(arena *[]byte, v *fastjson.Value) []byte {
 	b, _ := v.StringBytes()
+	return keepBytes(arena, b)
+}
+
+// keepBytes copies b into the arena and returns the copy.
+func keepBytes(arena *[]byte, b []byte) []byte {
 	*arena = append(*arena, b...)
 	a := *arena
 	return a[len(a)-len(b) : len(a) : len(a)]

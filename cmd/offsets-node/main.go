@@ -43,6 +43,9 @@ func run() int {
 		"do not compact a log smaller than this many bytes; negative turns background compaction off")
 	retention := fs.Duration("tombstone-retention", consumeroffsets.DefaultTombstoneRetention,
 		"how long compaction keeps a delete's tombstone (Kafka's delete.retention.ms)")
+	offsetsRetention := fs.Duration("offsets-retention", consumeroffsets.DefaultOffsetsRetention,
+		"expire the offsets of a group whose newest commit is older than this (Kafka's offsets.retention.minutes); 0 turns expiry off")
+	retentionCheck := fs.Duration("retention-check-interval", time.Minute, "how often offset retention is checked while running")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -54,6 +57,10 @@ func run() int {
 	}
 	if *dirtyRatio <= 0 || *dirtyRatio >= 1 {
 		fmt.Fprintf(os.Stderr, "offsets-node: --compact-dirty-ratio must be in (0, 1), not %v\n", *dirtyRatio)
+		return 2
+	}
+	if *offsetsRetention < 0 || *retentionCheck <= 0 {
+		fmt.Fprintf(os.Stderr, "offsets-node: --offsets-retention must be >= 0 and --retention-check-interval > 0\n")
 		return 2
 	}
 	if *retention <= 0 {
@@ -91,13 +98,15 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	cfg := node.Config{
-		Logger:   logger,
-		MaxBatch: *maxBatch,
+		Logger:      logger,
+		MaxBatch:    *maxBatch,
+		ExpireEvery: expireEvery(*offsetsRetention, *retentionCheck),
 		Open: func(nodeID string) (node.Offsets, error) {
 			dir := filepath.Join(root, nodeID)
 			s, rs, err := consumeroffsets.Open(dir, consumeroffsets.Options{
 				NoSync: noSync, SegmentSize: *segmentSize, Logger: logger,
 				CompactDirtyRatio: *dirtyRatio, CompactMinBytes: *minBytes, TombstoneRetention: *retention,
+				OffsetsRetention: *offsetsRetention,
 			})
 			if err != nil {
 				return nil, err
@@ -113,4 +122,13 @@ func run() int {
 	}
 	logger.Info("stopped")
 	return 0
+}
+
+// expireEvery is how often the node checks offset retention: never when
+// retention is off.
+func expireEvery(retention, interval time.Duration) time.Duration {
+	if retention == 0 {
+		return 0
+	}
+	return interval
 }
