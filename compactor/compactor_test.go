@@ -262,7 +262,7 @@ func TestSpaceAfterManyCommits(t *testing.T) {
 	const keys, commits = 1000, 1_000_000
 	for i := 0; i < commits; i++ {
 		g := []byte(fmt.Sprintf("group-%03d", i%keys))
-		if err := s.Commit(g, []byte("orders"), 0, int64(i)); err != nil {
+		if err := s.Commit(g, []byte("orders"), 0, int64(i), nil); err != nil {
 			t.Fatal(err)
 		}
 		if i%2000 == 1999 {
@@ -290,7 +290,7 @@ func TestSpaceAfterManyCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := commits - keys; i < commits; i++ {
-		rs.Commit([]byte(fmt.Sprintf("group-%03d", i%keys)), []byte("orders"), 0, int64(i))
+		rs.Commit([]byte(fmt.Sprintf("group-%03d", i%keys)), []byte("orders"), 0, int64(i), nil)
 	}
 	rs.Flush()
 	rs.Close()
