@@ -180,6 +180,12 @@ func FuzzParse(f *testing.F) {
 	f.Add(`{"src":"c1","dest":"n1","body":{"type":"commit_offset","msg_id":2,"group":"\ud800","topic":"t","partition":-0,"offset":1e3}}`)
 	f.Add("{\n\"src\": \"c\",\n\"dest\": \"n\", \"body\": {\"msg_id\": 1}\n}")
 	f.Add(`[1,2]`)
+	f.Add(`{"src":"c1","dest":"n1","body":{"type":"commit_offsets","msg_id":2,"group":"g","generation":3,"offsets":[{"topic":"a","partition":1,"offset":2,"metadata":"\u00e9"},{"topic":"b","partition":0,"offset":1}]}}`)
+	f.Add(`{"src":"c1","dest":"n1","body":{"type":"fetch_offsets","msg_id":3,"group":"g","topics":["a",null]}}`)
+	f.Add(`{"src":"c1","dest":"n1","body":{"type":"delete_offsets","msg_id":4,"group":"g","topic":"a","partitions":[1,-2]}}`)
+	f.Add(`{"src":"c1","dest":"n1","body":{"type":"delete_group","msg_id":5,"group":"g"}}`)
+	f.Add(`{"src":"c1","dest":"n1","body":{"type":"list_groups","msg_id":6}}`)
+	f.Add(`{"src":"c1","dest":"n1","body":{"type":"commit_offset","msg_id":7,"group":"g","topic":"t","partition":0,"offset":1,"metadata":null,"generation":null}}`)
 	f.Fuzz(func(t *testing.T, in string) {
 		var ps parser
 		var arena []byte
@@ -194,8 +200,21 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			if r.kind == kindCommit && (len(r.group) == 0 || len(r.topic) == 0 || r.partition < 0 || r.offset < 0 ||
-				!utf8.Valid(r.group) || !utf8.Valid(r.topic)) {
+				!utf8.Valid(r.group) || !utf8.Valid(r.topic) || len(r.metadata) > maxMetadataBytes) {
 				t.Fatalf("accepted an invalid commit: %+v", r)
+			}
+			for _, e := range r.entries {
+				if len(e.topic) == 0 || e.partition < 0 || e.offset < 0 || len(e.metadata) > maxMetadataBytes {
+					t.Fatalf("accepted an invalid batch entry: %+v", e)
+				}
+			}
+			for _, p := range r.partitions {
+				if p < 0 {
+					t.Fatalf("accepted a negative partition: %+v", r)
+				}
+			}
+			if r.hasGen && r.generation < 0 {
+				t.Fatalf("accepted a negative generation: %+v", r)
 			}
 			var w replyWriter
 			w.errorReply(r.dest, r.src, r.msgID, 12, string(r.typ))

@@ -377,3 +377,104 @@ func kill9Rounds(t *testing.T, wantCompaction bool, flags ...string) {
 		t.Fatal("no compaction ran during the kill -9 rounds")
 	}
 }
+
+// TestKill9BatchesAtomic SIGKILLs a node while commit_offsets batches
+// stream in. Every batch sets all partitions of the group to one value, and
+// values only grow; so after a restart, every partition must hold the same
+// value (no batch half applied), and it must be at least the last
+// acknowledged one.
+func TestKill9BatchesAtomic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 rounds take a few seconds")
+	}
+	dir := t.TempDir()
+	const parts = 40
+	acked := int64(-1)
+	for round := 0; round < 5; round++ {
+		n := startNode(t, dir, "--segment-size", "32768", "--compact-min-bytes", "131072")
+		done := make(chan struct{})
+		base := int64(round) * 10_000_000
+		go func() {
+			defer close(done)
+			w := bufio.NewWriterSize(n.in, 1<<16)
+			fmt.Fprintln(w, initLine)
+			for id := 2; ; id++ {
+				var b strings.Builder
+				fmt.Fprintf(&b, `{"src":"c1","dest":"n1","body":{"type":"commit_offsets","msg_id":%d,"group":"batch","generation":%d,"offsets":[`, id, round)
+				for p := 0; p < parts; p++ {
+					if p > 0 {
+						b.WriteByte(',')
+					}
+					fmt.Fprintf(&b, `{"topic":"t%d","partition":%d,"offset":%d,"metadata":"m%d"}`, p%3, p, base+int64(id), id)
+				}
+				b.WriteString("]}}\n")
+				if _, err := w.WriteString(b.String()); err != nil {
+					return
+				}
+				if id%16 == 0 && w.Flush() != nil {
+					return
+				}
+			}
+		}()
+		deadline := time.After(time.Duration(200+round*100) * time.Millisecond)
+		ackedThisRound := 0
+	read:
+		for n.out.Scan() {
+			var r reply
+			if err := json.Unmarshal(n.out.Bytes(), &r); err != nil {
+				t.Fatalf("reply %q: %v", n.out.Text(), err)
+			}
+			switch r.Body.Type {
+			case "commit_offsets_ok":
+				acked = max(acked, base+int64(r.Body.InReplyTo))
+				ackedThisRound++
+			case "init_ok":
+			default:
+				t.Fatalf("unexpected reply %+v", r.Body)
+			}
+			select {
+			case <-deadline:
+				break read
+			default:
+			}
+		}
+		n.cmd.Process.Signal(syscall.SIGKILL)
+		n.cmd.Wait()
+		n.in.Close()
+		<-done
+		if ackedThisRound == 0 {
+			t.Fatalf("round %d: nothing acknowledged:\n%s", round, n.stderr)
+		}
+		out, stderr, code := runOnce(t, dir, initLine+"\n"+`{"src":"c1","dest":"n1","body":{"type":"fetch_offsets","msg_id":2,"group":"batch"}}`+"\n")
+		if code != 0 {
+			t.Fatalf("restart: %s", stderr)
+		}
+		var fr struct {
+			Body struct {
+				Offsets []struct {
+					Partition int    `json:"partition"`
+					Offset    int64  `json:"offset"`
+					Metadata  string `json:"metadata"`
+				} `json:"offsets"`
+			} `json:"body"`
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &fr); err != nil {
+			t.Fatal(err)
+		}
+		if len(fr.Body.Offsets) != parts {
+			t.Fatalf("round %d: %d partitions after restart, want %d", round, len(fr.Body.Offsets), parts)
+		}
+		first := fr.Body.Offsets[0]
+		for _, o := range fr.Body.Offsets {
+			if o.Offset != first.Offset || o.Metadata != first.Metadata {
+				t.Fatalf("round %d: a batch is half applied: partition %d has %d/%s, partition %d has %d/%s",
+					round, first.Partition, first.Offset, first.Metadata, o.Partition, o.Offset, o.Metadata)
+			}
+		}
+		if first.Offset < acked {
+			t.Fatalf("round %d: offset %d after restart, but %d was acknowledged", round, first.Offset, acked)
+		}
+		t.Logf("round %d: %d batches acknowledged, all partitions at %d", round, ackedThisRound, first.Offset)
+	}
+}
