@@ -32,7 +32,11 @@ func nodeBinary(t *testing.T) string {
 			return
 		}
 		builtBin = filepath.Join(dir, "offsets-node")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+		args := []string{"build", "-o", builtBin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
@@ -349,6 +353,9 @@ func kill9Rounds(t *testing.T, wantCompaction bool, flags ...string) {
 			} else if r.Body.Type != "init_ok" {
 				t.Fatalf("unexpected reply %+v", r.Body)
 			}
+			if ackedThisRound == 0 {
+				continue // a slow start (-race) must not end the round before any ack
+			}
 			select {
 			case <-deadline:
 				break read
@@ -359,6 +366,9 @@ func kill9Rounds(t *testing.T, wantCompaction bool, flags ...string) {
 		n.cmd.Wait()
 		n.in.Close()
 		<-done
+		if strings.Contains(n.stderr.String(), "DATA RACE") {
+			t.Fatalf("round %d: the race detector fired:\n%s", round, n.stderr)
+		}
 		if ackedThisRound == 0 {
 			t.Fatalf("round %d: no commit acknowledged before the kill:\n%s", round, n.stderr)
 		}
@@ -432,6 +442,9 @@ func TestKill9BatchesAtomic(t *testing.T) {
 			default:
 				t.Fatalf("unexpected reply %+v", r.Body)
 			}
+			if ackedThisRound == 0 {
+				continue // a slow start (-race) must not end the round before any ack
+			}
 			select {
 			case <-deadline:
 				break read
@@ -442,6 +455,9 @@ func TestKill9BatchesAtomic(t *testing.T) {
 		n.cmd.Wait()
 		n.in.Close()
 		<-done
+		if strings.Contains(n.stderr.String(), "DATA RACE") {
+			t.Fatalf("round %d: the race detector fired:\n%s", round, n.stderr)
+		}
 		if ackedThisRound == 0 {
 			t.Fatalf("round %d: nothing acknowledged:\n%s", round, n.stderr)
 		}
