@@ -107,12 +107,15 @@ func (l *Log) open(walDir string) error {
 	}
 	l.wal, l.last, l.tailBytes = w, last, tail
 	// A new log's first segment, a repair's truncation and tidwall's own
-	// clean-up renames are directory changes: make them durable now.
-	if err := syncDir(walDir); err != nil {
-		w.Close()
-		return err
+	// clean-up renames are directory changes, and so is the creation of the
+	// log's directory itself: make them durable, innermost first.
+	for _, d := range []string{walDir, l.dir, filepath.Dir(l.dir)} {
+		if err := syncDir(d); err != nil {
+			w.Close()
+			return err
+		}
 	}
-	return syncDir(l.dir)
+	return nil
 }
 
 // Dir is the directory the log was opened in.
