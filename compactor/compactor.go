@@ -3,7 +3,8 @@
 // Redis rewrites its append-only file.
 //
 // A compaction through log index N reads the log up to N (the newest
-// checkpoint, then the wal), keeps the latest record of every key, drops a
+// checkpoint, then the wal), keeps the latest record of every key in log
+// order (the result is a subsequence of the log), drops a
 // key whose latest record is a tombstone older than the tombstone retention,
 // writes the survivors as checkpoint N in the log's own format, and then has
 // the log release the wal entries up to N. The reading and writing need no
@@ -18,8 +19,10 @@
 package compactor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/log"
@@ -71,6 +74,7 @@ var ErrStopped = errors.New("compactor: stopped by hook")
 
 // slot is the latest record of one key.
 type slot struct {
+	pos       uint64 // place of the record in the log, counted in records
 	typ       log.RecordType
 	data      []byte
 	tombstone bool
@@ -106,8 +110,10 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 		return nil
 	}
 
-	// Latest record per key, in order of each key's first appearance, so
-	// that the output is deterministic.
+	// Latest record per key. The output keeps those records in their log
+	// order, so that the compacted log is a subsequence of the log and
+	// replays to the same state even where a record's meaning depends on
+	// what came before it (a group tombstone clears the group's offsets).
 	index := map[string]int{}
 	var slots []slot
 	rst, err := log.ReplayRange(l.Dir(), 1, through, func(_ uint64, r log.Record) error {
@@ -117,7 +123,7 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 		}
 		st.RecordsBefore++
 		st.RecordBytes += int64(r.Size())
-		s := slot{typ: r.Type, tombstone: tomb, at: at}
+		s := slot{pos: st.RecordsBefore, typ: r.Type, tombstone: tomb, at: at}
 		if i, ok := index[string(key)]; ok {
 			s.data = append(slots[i].data[:0], r.Data...)
 			slots[i] = s
@@ -132,6 +138,8 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 		return st, fmt.Errorf("compactor: read log through %d: %w", through, err)
 	}
 	st.BytesBefore = rst.Bytes
+
+	slices.SortFunc(slots, func(a, b slot) int { return cmp.Compare(a.pos, b.pos) })
 
 	cw, err := log.CreateCheckpoint(l.Dir(), through, opts.SegmentSize)
 	if err != nil {

@@ -50,16 +50,11 @@ func (s *Store) apply(r log.Record) error {
 	case TypeGroupMetadata:
 		s.idx.setGeneration(v.group, v.generation, true, size)
 	case TypeGroupTombstone:
+		// Only the group record dies: every offset of a deleted group has
+		// its own tombstone, written before this one. Keeping each record's
+		// effect to its own key is what lets compaction drop any key's
+		// history with its tombstone without bringing another key back.
 		s.tombBytes += int64(size)
-		// The node writes a tombstone for each offset before the group's;
-		// removing them here too keeps a log without them consistent.
-		if g := s.idx.group(v.group); g != nil {
-			for _, t := range g.sortedTopics(nil) {
-				for _, p := range t.sortedPartitions() {
-					s.idx.remove(v.group, []byte(t.name), p)
-				}
-			}
-		}
 		s.idx.setGeneration(v.group, 0, false, 0)
 	}
 	return nil

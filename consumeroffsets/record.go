@@ -16,7 +16,7 @@ const (
 	TypeOffsetCommit    log.RecordType = 1 // latest committed offset of a key
 	TypeOffsetTombstone log.RecordType = 2 // the key's offset was deleted
 	TypeGroupMetadata   log.RecordType = 3 // a group's generation
-	TypeGroupTombstone  log.RecordType = 4 // the group was deleted
+	TypeGroupTombstone  log.RecordType = 4 // the group's generation was deleted (its offsets by their own tombstones)
 )
 
 // schemaVersion is the version byte every record's data starts with.
