@@ -1,6 +1,7 @@
 package consumeroffsets
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/compactor"
@@ -33,11 +34,29 @@ func (s *Store) maybeCompact() {
 	s.compacting = true
 	s.tombAtStart = s.tombBytes
 	through, opts := s.synced, s.compactorOptions()
+	logger := s.logger
 	go func() {
 		var k Keyer
-		st, err := compactor.Compact(s.log, through, &k, opts)
-		s.compacted <- compaction{stats: st, dirty: dirty, err: err}
+		c := compaction{dirty: dirty}
+		c.stats, c.err = compactor.Compact(s.log, through, &k, opts)
+		logCompaction(logger, c) // now, not when the store next looks
+		s.compacted <- c
 	}()
+}
+
+// logCompaction writes the one line a compaction gets on stderr.
+func logCompaction(logger *slog.Logger, c compaction) {
+	st := c.stats
+	if c.err != nil {
+		logger.Error("compaction failed", "through", st.Through, "err", c.err)
+		return
+	}
+	logger.Info("compacted",
+		"through", st.Through,
+		"records_before", st.RecordsBefore, "records_after", st.RecordsKept,
+		"bytes_before", st.BytesBefore, "bytes_after", st.BytesAfter,
+		"tombstones_kept", st.TombstonesKept, "dirty_ratio", roundTo(c.dirty, 3),
+		"duration", st.Duration.Round(time.Microsecond), "pause", st.Pause.Round(time.Microsecond))
 }
 
 // pollCompaction takes in a finished background compaction, if any.
@@ -52,7 +71,7 @@ func (s *Store) pollCompaction() {
 	}
 }
 
-// finishCompaction accounts for a compaction and logs its one line.
+// finishCompaction accounts for a finished compaction in the store.
 func (s *Store) finishCompaction(c compaction) {
 	s.compacting = false
 	st := c.stats
@@ -60,19 +79,11 @@ func (s *Store) finishCompaction(c compaction) {
 		// The log is intact (a failed compaction changes nothing that is
 		// replayed); try again after as many new bytes as the threshold.
 		s.nextTry = s.logSize + s.opts.CompactMinBytes
-		s.logger.Error("compaction failed", "through", st.Through, "err", c.err)
 		return
 	}
 	s.logSize -= st.RecordBytes - st.KeptBytes
 	// Tombstones written while it ran are still in the log, after Through.
 	s.tombBytes = st.TombstoneBytesKept + (s.tombBytes - s.tombAtStart)
-	s.logger.Info("compacted",
-		"through", st.Through,
-		"records_before", st.RecordsBefore, "records_after", st.RecordsKept,
-		"bytes_before", st.BytesBefore, "bytes_after", st.BytesAfter,
-		"tombstones_kept", st.TombstonesKept,
-		"dirty_ratio", roundTo(c.dirty, 3), "dirty_ratio_after", roundTo(s.DirtyRatio(), 3),
-		"duration", st.Duration.Round(time.Microsecond), "pause", st.Pause.Round(time.Microsecond))
 }
 
 // Compact runs a compaction through the last durable entry now and waits
@@ -83,9 +94,11 @@ func (s *Store) Compact() (compactor.Stats, error) {
 	}
 	var k Keyer
 	s.tombAtStart = s.tombBytes
-	st, err := compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
-	s.finishCompaction(compaction{stats: st, dirty: s.DirtyRatio(), err: err})
-	return st, err
+	c := compaction{dirty: s.DirtyRatio()}
+	c.stats, c.err = compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
+	logCompaction(s.logger, c)
+	s.finishCompaction(c)
+	return c.stats, c.err
 }
 
 func roundTo(x float64, digits int) float64 {
