@@ -334,44 +334,16 @@ func kill9Rounds(t *testing.T, wantCompaction bool, flags ...string) {
 				}
 			}
 		}()
-		deadline := time.After(time.Duration(150+round*100) * time.Millisecond)
-		ackedThisRound := 0
-	read:
-		for n.out.Scan() {
-			var r reply
-			if err := json.Unmarshal(n.out.Bytes(), &r); err != nil {
-				t.Fatalf("reply %q: %v", n.out.Text(), err)
+		ackedThisRound := killAfterAcks(t, n, done, time.Duration(150+round*100)*time.Millisecond, func(r reply) bool {
+			if r.Body.Type != "commit_offset_ok" {
+				return false
 			}
-			if r.Body.Type == "commit_offset_ok" {
-				mu.Lock()
-				k, off := sent[r.Body.InReplyTo], offsets[r.Body.InReplyTo]
-				mu.Unlock()
-				if off > acked[k] {
-					acked[k] = off
-				}
-				ackedThisRound++
-			} else if r.Body.Type != "init_ok" {
-				t.Fatalf("unexpected reply %+v", r.Body)
-			}
-			if ackedThisRound == 0 {
-				continue // a slow start (-race) must not end the round before any ack
-			}
-			select {
-			case <-deadline:
-				break read
-			default:
-			}
-		}
-		n.cmd.Process.Signal(syscall.SIGKILL)
-		n.cmd.Wait()
-		n.in.Close()
-		<-done
-		if strings.Contains(n.stderr.String(), "DATA RACE") {
-			t.Fatalf("round %d: the race detector fired:\n%s", round, n.stderr)
-		}
-		if ackedThisRound == 0 {
-			t.Fatalf("round %d: no commit acknowledged before the kill:\n%s", round, n.stderr)
-		}
+			mu.Lock()
+			k, off := sent[r.Body.InReplyTo], offsets[r.Body.InReplyTo]
+			mu.Unlock()
+			acked[k] = max(acked[k], off)
+			return true
+		})
 		got, _ := fetchAll(t, dir, groups, 1)
 		for k, want := range acked {
 			if got[k] < want {
@@ -386,6 +358,49 @@ func kill9Rounds(t *testing.T, wantCompaction bool, flags ...string) {
 	if wantCompaction && compactions == 0 {
 		t.Fatal("no compaction ran during the kill -9 rounds")
 	}
+}
+
+// killAfterAcks reads the node's replies, passing each to ack (which says
+// whether it acknowledged a write), until the deadline has passed and at
+// least one write was acknowledged; then it SIGKILLs the node, waits for the
+// writer goroutine to see the broken pipe (done), and checks that the node
+// neither answered anything unexpected nor tripped the race detector. It
+// returns the number of acknowledged writes.
+func killAfterAcks(t *testing.T, n *liveNode, done <-chan struct{}, after time.Duration, ack func(reply) bool) int {
+	t.Helper()
+	deadline := time.After(after)
+	acks := 0
+read:
+	for n.out.Scan() {
+		var r reply
+		if err := json.Unmarshal(n.out.Bytes(), &r); err != nil {
+			t.Fatalf("reply %q: %v", n.out.Text(), err)
+		}
+		if ack(r) {
+			acks++
+		} else if r.Body.Type != "init_ok" {
+			t.Fatalf("unexpected reply %+v", r.Body)
+		}
+		if acks == 0 {
+			continue // a slow start (-race) must not end the round before any ack
+		}
+		select {
+		case <-deadline:
+			break read
+		default:
+		}
+	}
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	n.cmd.Wait()
+	n.in.Close()
+	<-done
+	if strings.Contains(n.stderr.String(), "DATA RACE") {
+		t.Fatalf("the race detector fired:\n%s", n.stderr)
+	}
+	if acks == 0 {
+		t.Fatalf("nothing acknowledged before the kill:\n%s", n.stderr)
+	}
+	return acks
 }
 
 // TestKill9BatchesAtomic SIGKILLs a node while commit_offsets batches
@@ -426,41 +441,13 @@ func TestKill9BatchesAtomic(t *testing.T) {
 				}
 			}
 		}()
-		deadline := time.After(time.Duration(200+round*100) * time.Millisecond)
-		ackedThisRound := 0
-	read:
-		for n.out.Scan() {
-			var r reply
-			if err := json.Unmarshal(n.out.Bytes(), &r); err != nil {
-				t.Fatalf("reply %q: %v", n.out.Text(), err)
+		ackedThisRound := killAfterAcks(t, n, done, time.Duration(200+round*100)*time.Millisecond, func(r reply) bool {
+			if r.Body.Type != "commit_offsets_ok" {
+				return false
 			}
-			switch r.Body.Type {
-			case "commit_offsets_ok":
-				acked = max(acked, base+int64(r.Body.InReplyTo))
-				ackedThisRound++
-			case "init_ok":
-			default:
-				t.Fatalf("unexpected reply %+v", r.Body)
-			}
-			if ackedThisRound == 0 {
-				continue // a slow start (-race) must not end the round before any ack
-			}
-			select {
-			case <-deadline:
-				break read
-			default:
-			}
-		}
-		n.cmd.Process.Signal(syscall.SIGKILL)
-		n.cmd.Wait()
-		n.in.Close()
-		<-done
-		if strings.Contains(n.stderr.String(), "DATA RACE") {
-			t.Fatalf("round %d: the race detector fired:\n%s", round, n.stderr)
-		}
-		if ackedThisRound == 0 {
-			t.Fatalf("round %d: nothing acknowledged:\n%s", round, n.stderr)
-		}
+			acked = max(acked, base+int64(r.Body.InReplyTo))
+			return true
+		})
 		out, stderr, code := runOnce(t, dir, initLine+"\n"+`{"src":"c1","dest":"n1","body":{"type":"fetch_offsets","msg_id":2,"group":"batch"}}`+"\n")
 		if code != 0 {
 			t.Fatalf("restart: %s", stderr)
