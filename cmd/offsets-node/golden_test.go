@@ -105,11 +105,18 @@ func runGoldenCase(t *testing.T, bin, base string) {
 }
 
 // checkGoldenStderr matches each pattern in patFile against a later stderr line
-// than the previous pattern matched. A missing patFile means stderr is free.
+// than the previous pattern matched. Warnings are counted exactly: stderr
+// must hold as many level=WARN lines as patFile has patterns naming WARN,
+// none when there is no patFile, so that "one line per skipped input" and
+// "no warning for good input" both hold.
 func checkGoldenStderr(t *testing.T, patFile, stderr string) {
 	t.Helper()
+	warns := strings.Count(stderr, "level=WARN")
 	data, err := os.ReadFile(patFile)
 	if os.IsNotExist(err) {
+		if warns != 0 {
+			t.Errorf("%d warnings on stderr for a case without a .stderr file:\n%s", warns, goldenClip(stderr, 4000))
+		}
 		return
 	}
 	if err != nil {
@@ -127,6 +134,16 @@ func checkGoldenStderr(t *testing.T, patFile, stderr string) {
 			t.Fatalf("%s: %v", filepath.Base(patFile), err)
 		}
 		pats = append(pats, re)
+	}
+
+	wantWarns := 0
+	for _, p := range pats {
+		if strings.Contains(p.String(), "WARN") {
+			wantWarns++
+		}
+	}
+	if warns != wantWarns {
+		t.Errorf("%d warnings on stderr, want %d (one per skipped input):\n%s", warns, wantWarns, goldenClip(stderr, 4000))
 	}
 
 	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
