@@ -1,0 +1,31 @@
+// Command offsets-log replays, dumps, verifies, compacts and repairs an
+// offsets log from the command line: for this project's log what
+// kafka-dump-log.sh --offsets-decoder and kafka-consumer-groups.sh are for
+// Kafka's __consumer_offsets.
+//
+// Usage:
+//
+//	offsets-log replay  [--json] [--group G] [--topic T] [--at-index N | --at-time T] DIR
+//	offsets-log dump    [--json] [--from N] [--to N] DIR
+//	offsets-log verify  [--json] DIR
+//	offsets-log stats   [--json] [--groups] DIR
+//	offsets-log compact [--json] [--tombstone-retention D] DIR
+//	offsets-log repair  [--json] DIR
+//
+// DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK,
+// wal/ and checkpoint.N/. replay, dump, verify and stats never write to it
+// and work while a node runs on it; compact and repair change it and refuse
+// while a node holds it. Run "offsets-log help" for the rest.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], &env{
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		terminal: isTerminal(os.Stderr.Fd()),
+	}))
+}
