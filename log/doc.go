@@ -64,9 +64,19 @@
 // data. tidwall fsyncs a segment itself before it cycles away from it, so
 // every segment but the newest is complete on disk.
 //
-// Replay reads the segments in order from a given index and hands each record
-// to a callback. It checks every entry's checksum, version, index and record
-// framing; any failure is a *CorruptionError (wrapping ErrCorrupt, ErrZeroed
-// or ErrChecksum) with the file and byte offset, since a damaged tail was
-// already cut off by Open.
+// Replay reads the newest checkpoint and then the wal's segments in order
+// from a given index and hands each record to a callback. It checks every
+// entry's checksum, version, index and record framing; any failure is a
+// *CorruptionError (wrapping ErrCorrupt, ErrZeroed or ErrChecksum) with the
+// file and byte offset. Replay is Scan with a record callback: Scan reads
+// without a lock and without writing, loads the next segment on another
+// goroutine while the records of this one are handed out, treats an entry a
+// running node is still writing (or a torn tail Open would cut) as the end
+// of the log, and, for the offsets-log tool, can report every damaged place
+// and read on (ScanOptions.Damage). Repair and PlanRepair do what Open does
+// to a torn tail, for the tool; LockHeld tells whether a node holds a
+// directory without touching its LOCK file.
+//
+// Checkpoints, written by the compactor, are described with their file
+// protocol in checkpoint.go.
 package log

