@@ -1,6 +1,9 @@
 package main
 
-import "syscall"
+import (
+	"fmt"
+	"syscall"
+)
 
 // filesystemType names the filesystem holding path, so the report shows
 // whether fsync there can be trusted to cost what it costs on a disk.
@@ -22,4 +25,17 @@ func filesystemType(path string) string {
 		return "overlayfs"
 	}
 	return "unknown"
+}
+
+// deviceOf returns the "major:minor" of the device holding path, as named
+// under /sys/dev/block.
+func deviceOf(path string) (string, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return "", err
+	}
+	dev := uint64(st.Dev)
+	major := (dev>>8)&0xfff | (dev>>32)&^0xfff
+	minor := dev&0xff | (dev>>12)&^0xff
+	return fmt.Sprintf("%d:%d", major, minor), nil
 }

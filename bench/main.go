@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"cmp"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +17,18 @@ const modulePath = "github.com/maelstrom-offsets/offsets"
 
 var allVariants = []string{variantNodeFsync, variantNodeNone, variantNaiveFsync, variantNaiveNone, variantPython}
 
+// Sections of the suite, as accepted by -sections.
+const (
+	sectionThroughput        = "throughput"
+	sectionLatency           = "latency"
+	sectionCompaction        = "compaction" // compaction and recovery
+	sectionCompactionLatency = "compaction-latency"
+	sectionSawtooth          = "sawtooth"
+	sectionRedis             = "redis"
+)
+
+var allSections = []string{sectionThroughput, sectionLatency, sectionCompaction, sectionCompactionLatency, sectionSawtooth, sectionRedis}
+
 // config holds the command-line settings.
 type config struct {
 	Requests int
@@ -28,10 +37,33 @@ type config struct {
 	Runs     int
 	Seed     uint64
 	Variants []string
+	Sections []string
 	Out      string
 	Dir      string
 	Keep     bool
 	Timeout  time.Duration
+	Quick    bool
+
+	LatencyN         int           // sequential commits per latency run, and fsync probes per disk run
+	CompactionLogs   []logSpec     // logs the compaction and recovery section builds
+	ClatLog          logSpec       // the log the compaction-latency runs start from
+	ClatN            int           // sequential commits per compaction-latency run (at least)
+	SawtoothDuration time.Duration // length of the log-size-over-time run
+	SeqWriteBytes    int           // bytes per sequential-write probe
+}
+
+// compactionGrid returns the logs of records over keys for every pair with
+// keys <= records.
+func compactionGrid(records, keys []int) []logSpec {
+	var out []logSpec
+	for _, r := range records {
+		for _, k := range keys {
+			if k <= r {
+				out = append(out, logSpec{Records: r, Keys: k})
+			}
+		}
+	}
+	return out
 }
 
 func main() {
@@ -48,7 +80,7 @@ func main() {
 
 func parseFlags(args []string) (config, error) {
 	var cfg config
-	var variants string
+	var variants, sections string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&cfg.Requests, "n", 1_000_000, "requests in the workload, after the init line")
 	fs.IntVar(&cfg.Keys, "keys", 10_000, "distinct (group, topic, partition) keys")
@@ -56,20 +88,39 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.Runs, "runs", 3, "runs per variant, interleaved")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "workload random seed")
 	fs.StringVar(&variants, "variants", strings.Join(allVariants, ","), "comma-separated variants to run")
-	fs.StringVar(&cfg.Out, "out", "", "if set, write DIR/report.md and DIR/throughput.csv")
+	fs.StringVar(&sections, "sections", strings.Join(allSections, ","), "comma-separated sections to run")
+	fs.StringVar(&cfg.Out, "out", "", "directory for report.md, *.csv and *.png (default: a new directory under -dir)")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "parent of the temporary directory for binaries, workload and data")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory")
 	fs.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "kill a run that takes longer")
-	quick := fs.Bool("quick", false, "quick run: -n 100000 -naive-n 5000 -runs 2 unless set explicitly")
+	fs.IntVar(&cfg.LatencyN, "latency-n", 20_000, "sequential commits per latency run, and 4 KiB fsyncs per disk probe")
+	fs.IntVar(&cfg.ClatN, "clat-n", 5_000, "sequential commits per run of the compaction-latency section (more while the first compaction runs)")
+	fs.DurationVar(&cfg.SawtoothDuration, "sawtooth", 10*time.Second, "length of the log-size-over-time run")
+	quick := fs.Bool("quick", false, "quick run, under two minutes: -n 100000 -naive-n 5000 -runs 2 -latency-n 2000 -clat-n 1500 -sawtooth 4s and smaller logs, unless set explicitly")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	cfg.Quick = *quick
+	cfg.SeqWriteBytes = 256 << 20
+	cfg.CompactionLogs = compactionGrid([]int{1e5, 1e6, 1e7}, []int{1e3, 1e5, 1e6})
+	cfg.ClatLog = logSpec{Records: 1e6, Keys: 1e4}
 	if *quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		cfg.CompactionLogs = compactionGrid([]int{1e4, 1e5, 1e6}, []int{1e3, 1e4, 1e5})
+		cfg.ClatLog = logSpec{Records: 5e5, Keys: 1e4}
+		if !set["latency-n"] {
+			cfg.LatencyN = 2_000
+		}
+		if !set["clat-n"] {
+			cfg.ClatN = 1_500
+		}
+		if !set["sawtooth"] {
+			cfg.SawtoothDuration = 4 * time.Second
+		}
 		if !set["n"] {
 			cfg.Requests = 100_000
 		}
@@ -90,128 +141,28 @@ func parseFlags(args []string) (config, error) {
 		}
 		cfg.Variants = append(cfg.Variants, v)
 	}
+	for _, v := range strings.Split(sections, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if !slices.Contains(allSections, v) {
+			return cfg, fmt.Errorf("unknown section %q; known: %s", v, strings.Join(allSections, ","))
+		}
+		cfg.Sections = append(cfg.Sections, v)
+	}
 	switch {
+	case len(cfg.Sections) == 0:
+		return cfg, errors.New("no sections selected")
 	case len(cfg.Variants) == 0:
 		return cfg, errors.New("no variants selected")
 	case cfg.Requests < 1 || cfg.Keys < 1 || cfg.NaiveN < 1 || cfg.Runs < 1:
 		return cfg, errors.New("-n, -keys, -naive-n and -runs must be at least 1")
+	case cfg.LatencyN < 1 || cfg.ClatN < 1 || cfg.SawtoothDuration <= 0:
+		return cfg, errors.New("-latency-n, -clat-n and -sawtooth must be positive")
 	}
 	cfg.NaiveN = min(cfg.NaiveN, cfg.Requests)
 	return cfg, nil
-}
-
-func run(cfg config) (err error) {
-	root, err := findModuleRoot()
-	if err != nil {
-		return err
-	}
-	workDir, err := os.MkdirTemp(cfg.Dir, "offsets-bench-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil || cfg.Keep {
-			progress("kept %s for inspection", workDir)
-			return
-		}
-		os.RemoveAll(workDir)
-	}()
-	wants := func(id string) bool { return slices.Contains(cfg.Variants, id) }
-
-	var notes []string
-	var nodeBin, naiveBin, python, pyVersion string
-	if wants(variantNodeFsync) || wants(variantNodeNone) {
-		if nodeBin, err = goBuild(root, workDir, "./cmd/offsets-node", "offsets-node"); err != nil {
-			return err
-		}
-	}
-	if wants(variantNaiveFsync) || wants(variantNaiveNone) {
-		if naiveBin, err = goBuild(root, workDir, "./bench/internal/naivenode", "naivenode"); err != nil {
-			return err
-		}
-	}
-	if wants(variantPython) {
-		python, pyVersion, err = findPython()
-		if err != nil {
-			notes = append(notes, fmt.Sprintf("no usable python3 (%v): the python learner did not run.", err))
-			progress("python3 not found (%v); skipping the python learner", err)
-		}
-	}
-
-	spec := workloadSpec{Requests: cfg.Requests, Keys: cfg.Keys, Seed: cfg.Seed}
-	progress("generating workload: %s requests over %s keys...", commas(float64(cfg.Requests)), commas(float64(cfg.Keys)))
-	full, err := generate(filepath.Join(workDir, "workload.jsonl"), spec)
-	if err != nil {
-		return err
-	}
-	prefix := full
-	if wants(variantNaiveFsync) && cfg.NaiveN < cfg.Requests {
-		spec.Requests = cfg.NaiveN
-		if prefix, err = generate(filepath.Join(workDir, "workload-prefix.jsonl"), spec); err != nil {
-			return err
-		}
-	}
-
-	var variants []variant
-	add := func(v variant) {
-		if wants(v.ID) && v.Argv[0] != "" {
-			variants = append(variants, v)
-		}
-	}
-	add(variant{ID: variantNodeFsync, Label: "offsets-node fsync", Argv: []string{nodeBin, "--sync=fsync"}, DataDir: true, Workload: full})
-	add(variant{ID: variantNodeNone, Label: "offsets-node none", Argv: []string{nodeBin, "--sync=none"}, DataDir: true, Workload: full})
-	naiveNote := "one fsync per commit"
-	if prefix != full {
-		naiveNote = fmt.Sprintf("PREFIX: first %s of %s requests; one fsync per commit", commas(float64(prefix.Requests)), commas(float64(full.Requests)))
-	}
-	add(variant{ID: variantNaiveFsync, Label: "naive fsync", Argv: []string{naiveBin, "--sync=fsync"}, DataDir: true, Workload: prefix, Note: naiveNote})
-	add(variant{ID: variantNaiveNone, Label: "naive none", Argv: []string{naiveBin, "--sync=none"}, DataDir: true, Workload: full})
-	add(variant{ID: variantPython, Label: "python learner", Argv: []string{python, filepath.Join(root, "bench", "learner.py")}, Workload: full,
-		Note: "in memory, no disk"})
-
-	fsType := filesystemType(workDir)
-	if fsType == "tmpfs" {
-		notes = append(notes, "the data directories are on tmpfs, where fsync costs nothing: fsync numbers say nothing about disks. Use -dir.")
-	}
-	rep := report{
-		Env: [][2]string{
-			{"date", time.Now().UTC().Format(time.RFC3339)},
-			{"machine", fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())},
-			{"load average before the runs", loadAverage()},
-			{"go", runtime.Version()},
-			{"python", cmp.Or(pyVersion, "not run")},
-			{"data directory", fmt.Sprintf("%s (%s)", workDir, fsType)},
-			{"workload", fmt.Sprintf("init + %s requests (%s commit_offset, %s fetch_offset) over %s keys, seed %d",
-				commas(float64(full.Requests)), commas(float64(full.Commits)), commas(float64(full.Fetches)), commas(float64(cfg.Keys)), cfg.Seed)},
-			{"runs", fmt.Sprintf("%d per variant, interleaved; req/s = requests / (process start to stdout EOF and exit)", cfg.Runs)},
-		},
-		Variants: variants,
-		Notes:    notes,
-	}
-
-	ctx := context.Background()
-	for r := 1; r <= cfg.Runs; r++ {
-		for _, v := range variants {
-			res, err := measure(ctx, v, r, workDir, cfg.Timeout)
-			if err != nil {
-				return err
-			}
-			progress("run %d/%d %s: %s req/s (%s requests in %.3fs)", r, cfg.Runs, v.Label,
-				commas(res.perSecond()), commas(float64(res.Requests)), res.Seconds)
-			rep.Runs = append(rep.Runs, res)
-		}
-	}
-
-	if err := rep.writeText(os.Stdout); err != nil {
-		return err
-	}
-	if cfg.Out != "" {
-		if err := writeOut(cfg.Out, rep); err != nil {
-			return err
-		}
-		progress("wrote %s and %s", filepath.Join(cfg.Out, "report.md"), filepath.Join(cfg.Out, "throughput.csv"))
-	}
-	return nil
 }
 
 // generate writes the workload for spec to path.
@@ -229,24 +180,6 @@ func generate(path string, spec workloadSpec) (*workload, error) {
 	}
 	wl.Path = path
 	return &wl, nil
-}
-
-// writeOut writes report.md and throughput.csv into dir.
-func writeOut(dir string, rep report) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	var md, csv bytes.Buffer
-	if err := rep.writeText(&md); err != nil {
-		return err
-	}
-	if err := writeCSV(&csv, rep.Runs); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "report.md"), md.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "throughput.csv"), csv.Bytes(), 0o644)
 }
 
 // goBuild builds pkg (relative to the module root) into dir/name.

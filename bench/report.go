@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Goals from the spec. They are checked, never tuned for: the benchmark
@@ -164,13 +165,13 @@ func writeTable(b *strings.Builder, rows [][]string, right []bool) {
 	widths := make([]int, len(rows[0]))
 	for _, row := range rows {
 		for i, cell := range row {
-			widths[i] = max(widths[i], len(cell), 3)
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell), 3)
 		}
 	}
 	line := func(cells []string) {
 		b.WriteString("|")
 		for i, c := range cells {
-			pad := strings.Repeat(" ", widths[i]-len(c))
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
 			if right[i] {
 				b.WriteString(" " + pad + c + " |")
 			} else {

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFitLine(t *testing.T) {
+	// Exactly on a line.
+	f, ok := fitLine([]float64{0, 1, 2, 3}, []float64{1, 3, 5, 7})
+	if !ok || math.Abs(f.Slope-2) > 1e-12 || math.Abs(f.Intercept-1) > 1e-12 || math.Abs(f.R2-1) > 1e-12 || f.N != 4 {
+		t.Errorf("fit of y = 1 + 2x: %+v, %v", f, ok)
+	}
+	// Known least-squares answer: x = 1..5, y = 2, 4, 5, 4, 5 gives
+	// slope 0.6, intercept 2.2, R² 0.6.
+	f, ok = fitLine([]float64{1, 2, 3, 4, 5}, []float64{2, 4, 5, 4, 5})
+	if !ok || math.Abs(f.Slope-0.6) > 1e-12 || math.Abs(f.Intercept-2.2) > 1e-12 || math.Abs(f.R2-0.6) > 1e-12 {
+		t.Errorf("fit: %+v", f)
+	}
+	// Constant y: slope 0, R² undefined.
+	if f, ok := fitLine([]float64{1, 2, 3}, []float64{4, 4, 4}); !ok || f.Slope != 0 || f.Intercept != 4 || !math.IsNaN(f.R2) {
+		t.Errorf("constant y: %+v, %v", f, ok)
+	}
+	for _, bad := range [][2][]float64{{nil, nil}, {{1}, {2}}, {{2, 2, 2}, {1, 2, 3}}} {
+		if _, ok := fitLine(bad[0], bad[1]); ok {
+			t.Errorf("fitLine(%v, %v) claims a slope", bad[0], bad[1])
+		}
+	}
+}
+
+func TestParseLogLine(t *testing.T) {
+	line := `time=2026-11-25T12:00:00.123Z level=INFO msg=compacted through=42 records_before=1000000 records_after=1000 ` +
+		`bytes_before=40894464 bytes_after=40960 tombstones_kept=0 dirty_ratio=0.999 dirty_ratio_after=0 duration=187.123ms pause=5.133ms`
+	f := parseLogLine(line + "\n")
+	if f["msg"] != "compacted" || f["level"] != "INFO" || f.number("records_before") != 1e6 || f.number("bytes_after") != 40960 {
+		t.Errorf("fields: %v", f)
+	}
+	if d := f.duration("duration"); d != 187123*time.Microsecond {
+		t.Errorf("duration = %v", d)
+	}
+	if d := f.duration("pause"); d != 5133*time.Microsecond {
+		t.Errorf("pause = %v", d)
+	}
+	// slog writes µs with the micro sign.
+	if d := parseLogLine("msg=compacted pause=20µs").duration("pause"); d != 20*time.Microsecond {
+		t.Errorf("pause in µs = %v", d)
+	}
+	// Quoted values, with spaces and escaped quotes.
+	f = parseLogLine(`time=x level=WARN msg="torn tail cut" file="/a b/c" note="say \"hi\"" n=3`)
+	if f["msg"] != "torn tail cut" || f["file"] != "/a b/c" || f["note"] != `say "hi"` || f["n"] != "3" {
+		t.Errorf("quoted fields: %v", f)
+	}
+	if f := parseLogLine("panic: something broke"); f != nil {
+		t.Errorf("non-slog line parsed as %v", f)
+	}
+	if f := parseLogLine("msg=x duration=bogus"); f.duration("duration") != 0 || f.number("missing") != 0 {
+		t.Errorf("bad values not zero: %v", f)
+	}
+}
+
+func TestMarkDuring(t *testing.T) {
+	samples := []latencySample{
+		{At: 0.10, Micros: 500},   // ends 0.1005, before the compaction
+		{At: 0.199, Micros: 2000}, // ends 0.201: overlaps its start
+		{At: 0.25, Micros: 500},   // inside
+		{At: 0.30, Micros: 500},   // at its end
+		{At: 0.31, Micros: 500},   // after
+		{At: 0.95, Micros: 100},   // inside the second
+	}
+	evs := []compactionEvent{{End: 0.30, Duration: 0.10}, {End: 1.0, Duration: 0.1}}
+	markDuring(samples, evs)
+	var got []bool
+	for _, s := range samples {
+		got = append(got, s.During)
+	}
+	if want := []bool{false, true, true, true, false, true}; !slices.Equal(got, want) {
+		t.Errorf("During = %v, want %v", got, want)
+	}
+}
+
+func TestFmtNum(t *testing.T) {
+	tests := map[float64]string{0: "0", 0.00123456: "0.00123", 1.5: "1.50", 12.34: "12.3", 123.4: "123", 12345.6: "12,346", math.NaN(): "-"}
+	for x, want := range tests {
+		if got := fmtNum(x); got != want {
+			t.Errorf("fmtNum(%v) = %q, want %q", x, got, want)
+		}
+	}
+	if got := fmtSummary(summarize([]float64{3, 1, 2})); got != "2.00 (1.00-3.00)" {
+		t.Errorf("fmtSummary = %q", got)
+	}
+	if got := fmtSummary(summary{}); got != "-" {
+		t.Errorf("empty fmtSummary = %q", got)
+	}
+	if got := fmtSummary(summarize([]float64{7, 7})); got != "7.00" {
+		t.Errorf("fmtSummary of equal runs = %q", got)
+	}
+}
+
+func TestCompactionGridAndNames(t *testing.T) {
+	got := compactionGrid([]int{1e5, 1e6}, []int{1e3, 1e5, 1e6})
+	want := []logSpec{{1e5, 1e3}, {1e5, 1e5}, {1e6, 1e3}, {1e6, 1e5}, {1e6, 1e6}}
+	if !slices.Equal(got, want) {
+		t.Errorf("grid = %v, want %v", got, want)
+	}
+	if s := (logSpec{Records: 1e7, Keys: 1000}).String(); s != "records=1e7 keys=1e3" {
+		t.Errorf("String = %q", s)
+	}
+	if s := exp10(500_000); s != "500000" {
+		t.Errorf("exp10(500000) = %q", s)
+	}
+}
+
+// fakeSuite returns a suite with made-up measurements of every section.
+func fakeSuite() *suite {
+	cfg, _ := parseFlags([]string{"-quick"})
+	s := &suite{Cfg: cfg, Env: [][2]string{{"machine", "test"}}, Ran: map[string]bool{}}
+	for _, sec := range allSections {
+		s.Ran[sec] = true
+	}
+	s.Throughput = &report{Variants: []variant{{ID: variantNodeFsync, Label: "offsets-node fsync", Workload: &workload{Requests: 1000}}},
+		Runs: []runResult{{Variant: variantNodeFsync, Run: 1, Requests: 1000, Seconds: 0.002}}}
+	s.FsyncMicros = [][]float64{{300, 310, 320, 2000}, {290, 300, 330, 1500}}
+	s.SeqWrite = []float64{1000, 1200}
+	lat := func(variant string, run int, base float64, during ...bool) sequentialRun {
+		r := sequentialRun{Variant: variant, Run: run}
+		for i := range 10 {
+			r.Samples = append(r.Samples, latencySample{At: float64(i) / 100, Micros: base + float64(i)*10})
+		}
+		for i, d := range during {
+			r.Samples[i].During = d
+		}
+		return r
+	}
+	s.Latency = []sequentialRun{lat(latencyNodeFsync, 1, 500), lat(latencyNodeNone, 1, 50)}
+	on := lat(clatOn, 1, 600, true, true, true)
+	on.Samples[0].Micros = 5000
+	on.Compactions = []compactionEvent{{Source: clatOn, Run: 1, End: 0.03, Duration: 0.03, PauseMicros: 900, BytesBefore: 3 << 20, BytesAfter: 1 << 10}}
+	s.Clat = []sequentialRun{lat(clatOff, 1, 600), on}
+	s.ClatLog = fixture{Spec: logSpec{Records: 1e5, Keys: 1e3}, Bytes: 3 << 20}
+	for run := 1; run <= 2; run++ {
+		for i, spec := range []logSpec{{1e4, 1e3}, {1e5, 1e3}} {
+			size := int64(300_000 * (1 + 9*i))
+			s.Compaction = append(s.Compaction, compactionRun{Spec: spec, Run: run,
+				BytesBefore: size, BytesAfter: 30_000, RecordsBefore: uint64(spec.Records), RecordsAfter: 1000,
+				Seconds: float64(size) / 100e6, PauseMicros: 2000,
+				Before: restart{Seconds: 0.01 + float64(size)/1e8, ReplaySeconds: float64(size) / 1e8, Records: float64(spec.Records), Bytes: size},
+				After:  restart{Seconds: 0.0103, ReplaySeconds: 0.0003, Records: 1000, Bytes: 30_000}})
+		}
+	}
+	s.Sawtooth = &sawtoothResult{Spec: sawtoothSpec{Duration: time.Second, Rate: 1000, Keys: 10, Every: 50 * time.Millisecond, Args: []string{"--x"}},
+		Commits: 1000, Compactions: []compactionEvent{{Source: "sawtooth", Run: 1, End: 0.5, Duration: 0.01, PauseMicros: 100, BytesBefore: 2 << 20, BytesAfter: 1 << 10}}}
+	for i := range 20 {
+		s.Sawtooth.Samples = append(s.Sawtooth.Samples, sizeSample{At: float64(i) * 0.05, Bytes: int64(i%10) << 18})
+	}
+	s.Redis = "redis-server not found on PATH: skipped"
+	return s
+}
+
+func TestSuiteReport(t *testing.T) {
+	s := fakeSuite()
+	var b bytes.Buffer
+	if err := s.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"## Goals", "## Throughput", "## Latency", "## Compaction", "## Recovery", "## Commit latency while a compaction runs",
+		"## Log size over time", "## Redis", "redis-server not found",
+		// Disk median 1,100 MB/s: the goal is 550 MB/s; compaction did 100 MB/s.
+		"| FALL SHORT | compaction (MB/s of log compacted) >= 0.5 x the disk's sequential write speed, on every log | need 550 MB/s (disk 1,100 MB/s); slowest 100 MB/s",
+		// p99 during (4,912, interpolated between 620 and 5,000) against p99 without (689): 7.1x.
+		"| FALL SHORT | commit p99 during a compaction <= 2x p99 without",
+		"7.1x (4,912 µs during vs 689 µs without",
+		"µs per MiB",
+		"![restart time against log size](restart_time_vs_log_size.png)",
+		"Raw numbers: compaction.csv, compactions.csv, disk.csv, latency.csv, log_size.csv, throughput.csv.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
+	// A fast compaction passes.
+	for i := range s.Compaction {
+		s.Compaction[i].Seconds = float64(s.Compaction[i].BytesBefore) / 600e6
+	}
+	if g := s.compactionGoal(); g.Verdict != "PASS" {
+		t.Errorf("compaction at 600 MB/s against a 1,100 MB/s disk: %+v", g)
+	}
+	// Without compaction runs the goal is not run, not passed.
+	s.Compaction = nil
+	if g := s.compactionGoal(); g.Verdict != "NOT RUN" {
+		t.Errorf("no compaction: %+v", g)
+	}
+}
+
+func TestSuiteWritesFiles(t *testing.T) {
+	s := fakeSuite()
+	dir := t.TempDir()
+	if err := s.write(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{pngLogSize, pngClatOverTime, pngCompactionTime, pngRestart} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width < 600 || cfg.Height < 300 {
+			t.Errorf("%s: %v, %dx%d", name, err, cfg.Width, cfg.Height)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "compaction.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil || len(rows) != 5 || rows[0][0] != "records" || rows[1][0] != "10000" || rows[1][8] != "100.00" {
+		t.Errorf("compaction.csv: %v %v", rows, err)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "latency.csv"))
+	if n := strings.Count(string(b), "\n"); n != 1+40 {
+		t.Errorf("latency.csv has %d lines, want 41", n)
+	}
+	if !strings.Contains(string(b), "compaction-on,1,0,0.000000,5000.0,true") {
+		t.Errorf("latency.csv lacks the slow sample:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.md")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestHarnessAgainstNode drives the real binary through every measurement
+// of the suite, on tiny sizes: the pipes, the log-line parsing, the restart
+// and the compaction.
+func TestHarnessAgainstNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds offsets-node; skipped in -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "offsets-node")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/offsets-node").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	fx := &fixtures{root: filepath.Join(dir, "fixtures")}
+	f, err := fx.get(logSpec{Records: 20_000, Keys: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := measureCompaction(bin, f, 1, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RecordsBefore != 20_000 || c.RecordsAfter != 100 || c.BytesAfter >= c.BytesBefore || c.Seconds <= 0 {
+		t.Errorf("compaction: %+v", c)
+	}
+	if c.Before.Records != 20_000 || c.After.Records != 100 || c.Before.Seconds <= 0 || c.Before.ReplaySeconds <= 0 {
+		t.Errorf("restarts: before %+v, after %+v", c.Before, c.After)
+	}
+
+	// compaction=on over a copy of the dirty log: the first commit starts a
+	// compaction, and the run goes on until its line is seen.
+	data := filepath.Join(dir, "clat")
+	if err := copyTree(data, f.Root); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runSequential(bin, sequentialSpec{Variant: clatOn, Args: clatOnArgs, DataDir: data, N: 30, Keys: 100,
+		UntilCompacted: true, MaxTime: 30 * time.Second}, 1, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Samples) < 30 || len(r.Compactions) == 0 {
+		t.Fatalf("%d samples, %d compactions", len(r.Samples), len(r.Compactions))
+	}
+	if ev := r.Compactions[0]; ev.RecordsBefore < 20_000 || ev.Duration <= 0 || ev.PauseMicros <= 0 {
+		t.Errorf("compaction event: %+v", ev)
+	}
+
+	st, err := runSawtooth(bin, sawtoothSpec{Duration: 700 * time.Millisecond, Rate: 50_000, Keys: 100, Every: 50 * time.Millisecond,
+		Args: sawtoothArgs(64<<10, 128<<10, 0.5)}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Commits < 10_000 || len(st.Samples) < 5 || len(st.Compactions) == 0 {
+		t.Errorf("sawtooth: %d commits, %d samples, %d compactions", st.Commits, len(st.Samples), len(st.Compactions))
+	}
+}
+
+func TestDiskProbes(t *testing.T) {
+	dir := t.TempDir()
+	lat, err := fsyncLatencies(dir, 5)
+	if err != nil || len(lat) != 5 || slices.Min(lat) <= 0 {
+		t.Errorf("fsyncLatencies = %v, %v", lat, err)
+	}
+	mbps, err := seqWriteSpeed(dir, 4<<20, 1<<20)
+	if err != nil || mbps <= 0 {
+		t.Errorf("seqWriteSpeed = %v, %v", mbps, err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("probe files left behind: %v", left)
+	}
+}
+
+func TestParseFlagsSections(t *testing.T) {
+	cfg, err := parseFlags(nil)
+	if err != nil || !slices.Equal(cfg.Sections, allSections) || cfg.Quick || len(cfg.CompactionLogs) != 8 || cfg.LatencyN != 20_000 {
+		t.Errorf("defaults: %+v, %v", cfg, err)
+	}
+	if !slices.Contains(cfg.CompactionLogs, logSpec{Records: 1e7, Keys: 1e6}) || slices.Contains(cfg.CompactionLogs, logSpec{Records: 1e5, Keys: 1e6}) {
+		t.Errorf("full grid: %v", cfg.CompactionLogs)
+	}
+	cfg, err = parseFlags([]string{"-quick", "-sections", "latency, sawtooth", "-latency-n", "77"})
+	if err != nil || !slices.Equal(cfg.Sections, []string{"latency", "sawtooth"}) || cfg.LatencyN != 77 || cfg.ClatN != 1_500 ||
+		cfg.SawtoothDuration != 4*time.Second || slices.ContainsFunc(cfg.CompactionLogs, func(s logSpec) bool { return s.Records > 1e6 }) {
+		t.Errorf("-quick -sections: %+v, %v", cfg, err)
+	}
+	for _, bad := range [][]string{{"-sections", "disk"}, {"-sections", ","}, {"-latency-n", "0"}} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("parseFlags(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestTickLabel(t *testing.T) {
+	tests := map[float64]string{0.6000000000000001: "0.6", 0.001: "0.001", 2.5: "2.5", 250: "250", 100000: "100,000", 0: "0"}
+	for v, want := range tests {
+		if got := tickLabel(v); got != want {
+			t.Errorf("tickLabel(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
