@@ -40,6 +40,12 @@ const (
 	tmpSuffix        = ".tmp"
 	// checkpointEntryBytes is the size at which a checkpoint entry is cut.
 	checkpointEntryBytes = 64 << 10
+	// checkpointSyncBytes is how much checkpoint data may wait in the page
+	// cache before it is synced: writing back a whole checkpoint with one
+	// fsync at the end would stall the node's own fsyncs behind it (the
+	// file system's journal commits them together), as RocksDB's
+	// bytes_per_sync avoids.
+	checkpointSyncBytes = 1 << 20
 )
 
 func checkpointName(n uint64) string { return checkpointPrefix + fmt.Sprintf("%020d", n) }
@@ -104,13 +110,14 @@ func cleanCheckpoints(dir string) error {
 // CheckpointWriter writes a new checkpoint. It is not safe for concurrent
 // use, and nothing it writes is visible until Commit.
 type CheckpointWriter struct {
-	dir     string // the log directory
-	n       uint64
-	tmp     string
-	wal     *wal.Log
-	batch   Batch
-	entries uint64
-	records uint64
+	dir      string // the log directory
+	n        uint64
+	tmp      string
+	wal      *wal.Log
+	batch    Batch
+	entries  uint64
+	records  uint64
+	unsynced int // bytes written since the last sync
 	// Hook, when set, is called before each file-protocol step and may stop
 	// the commit there by returning an error; tests use it to crash on
 	// purpose.
@@ -148,10 +155,17 @@ func (c *CheckpointWriter) flush() error {
 		return nil
 	}
 	c.entries++
-	if err := c.wal.Write(c.entries, c.batch.seal(c.entries)); err != nil {
+	entry := c.batch.seal(c.entries)
+	if err := c.wal.Write(c.entries, entry); err != nil {
 		return fmt.Errorf("log: write checkpoint: %w", err)
 	}
 	c.batch.Reset()
+	if c.unsynced += len(entry); c.unsynced >= checkpointSyncBytes {
+		c.unsynced = 0
+		if err := c.wal.Sync(); err != nil {
+			return fmt.Errorf("log: sync checkpoint: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -242,7 +256,8 @@ func Size(dir string) (int64, error) {
 // checkpoint for n (already committed) now holds, and then every older
 // checkpoint: steps 5 to 7 of the protocol above. It returns how long it
 // held the log, during which Append and Sync wait: the compaction's pause.
-// The pause is bounded by the size of one segment, which tidwall rewrites.
+// It is the time tidwall takes to rewrite the rest of one segment and to
+// unlink the segments before it.
 func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Duration, error) {
 	if hook == nil {
 		hook = func(string) error { return nil }
