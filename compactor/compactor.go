@@ -48,6 +48,9 @@ type Options struct {
 	Now func() time.Time
 	// SegmentSize is the checkpoint's segment size; 0 means the log default.
 	SegmentSize int
+	// KeysHint is the number of keys the log is expected to hold, to size
+	// the compaction's tables up front; 0 lets them grow.
+	KeysHint int
 	// Hook, when set, is called at each step of the file protocol with the
 	// step's name; an error stops the compaction right there, leaving the
 	// files as a crash would. Tests only.
@@ -75,13 +78,32 @@ func (s Stats) RecordsDropped() uint64 { return s.RecordsBefore - s.RecordsKept 
 // ErrStopped is returned when Options.Hook stopped a compaction.
 var ErrStopped = errors.New("compactor: stopped by hook")
 
-// slot is the latest record of one key.
+// slot is the latest record of one key. There is one per key, so it is
+// kept small: the time as Unix milliseconds, the data in an arena.
 type slot struct {
 	pos       uint64 // place of the record in the log, counted in records
-	typ       log.RecordType
+	at        int64  // Unix milliseconds
 	data      []byte
+	typ       log.RecordType
 	tombstone bool
-	at        time.Time
+}
+
+// arena hands out byte slices from large chunks, so that a million keys'
+// records cost a few allocations rather than a million.
+type arena struct{ chunk []byte }
+
+const arenaChunk = 1 << 20
+
+func (a *arena) copy(b []byte) []byte {
+	if len(b) > arenaChunk/8 {
+		return append([]byte(nil), b...)
+	}
+	if cap(a.chunk)-len(a.chunk) < len(b) {
+		a.chunk = make([]byte, 0, arenaChunk)
+	}
+	n := len(a.chunk)
+	a.chunk = append(a.chunk, b...)
+	return a.chunk[n : n+len(b) : n+len(b)]
 }
 
 // Log is what a compaction needs of an open log; *log.Log implements it.
@@ -117,8 +139,9 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 	// order, so that the compacted log is a subsequence of the log and
 	// replays to the same state even where a record's meaning depends on
 	// what came before it (a group tombstone clears the group's offsets).
-	index := map[string]int{}
-	var slots []slot
+	index := make(map[string]int, opts.KeysHint)
+	slots := make([]slot, 0, opts.KeysHint)
+	var mem arena
 	rst, err := log.ReplayRange(l.Dir(), 1, through, func(_ uint64, r log.Record) error {
 		key, tomb, at, err := k.Classify(r)
 		if err != nil {
@@ -126,12 +149,16 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 		}
 		st.RecordsBefore++
 		st.RecordBytes += int64(r.Size())
-		s := slot{pos: st.RecordsBefore, typ: r.Type, tombstone: tomb, at: at}
+		s := slot{pos: st.RecordsBefore, typ: r.Type, tombstone: tomb, at: at.UnixMilli()}
 		if i, ok := index[string(key)]; ok {
-			s.data = append(slots[i].data[:0], r.Data...)
+			if old := slots[i].data; cap(old) >= len(r.Data) {
+				s.data = append(old[:0], r.Data...)
+			} else {
+				s.data = mem.copy(r.Data)
+			}
 			slots[i] = s
 		} else {
-			s.data = append([]byte(nil), r.Data...)
+			s.data = mem.copy(r.Data)
 			index[string(key)] = len(slots)
 			slots = append(slots, s)
 		}
@@ -149,10 +176,10 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 		return st, err
 	}
 	cw.Hook = hook
-	horizon := opts.Now().Add(-opts.TombstoneRetention)
+	horizon := opts.Now().Add(-opts.TombstoneRetention).UnixMilli()
 	for _, s := range slots {
 		if s.tombstone {
-			if !s.at.After(horizon) {
+			if s.at <= horizon {
 				continue
 			}
 			st.TombstonesKept++

@@ -15,7 +15,8 @@ type compaction struct {
 }
 
 func (s *Store) compactorOptions() compactor.Options {
-	return compactor.Options{TombstoneRetention: s.opts.TombstoneRetention, Now: s.now, SegmentSize: s.opts.SegmentSize}
+	return compactor.Options{TombstoneRetention: s.opts.TombstoneRetention, Now: s.now, SegmentSize: s.opts.SegmentSize,
+		KeysHint: s.idx.keys + len(s.idx.groups)}
 }
 
 // maybeCompact starts a background compaction through the last durable
