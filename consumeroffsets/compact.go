@@ -37,6 +37,7 @@ func (s *Store) maybeCompact() {
 	through, opts := s.synced, s.compactorOptions()
 	logger := s.logger
 	go func() {
+		lowerPriority()
 		var k Keyer
 		c := compaction{dirty: dirty}
 		c.stats, c.err = compactor.Compact(s.log, through, &k, opts)
