@@ -131,6 +131,9 @@ type recordView struct {
 
 func decodeView(r log.Record) (recordView, error) {
 	v := recordView{typ: r.Type}
+	if r.Type < TypeOffsetCommit || r.Type > TypeGroupTombstone {
+		return v, fmt.Errorf("%w: unknown record type %d", ErrRecord, r.Type)
+	}
 	d := decoder{b: r.Data}
 	if ver := d.u8(); d.err == nil && ver != schemaVersion {
 		return v, fmt.Errorf("%w: type %d has schema version %d, this program reads %d", ErrRecord, r.Type, ver, schemaVersion)

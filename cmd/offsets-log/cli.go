@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes, the same for every command.
@@ -26,29 +27,23 @@ type env struct {
 	terminal       bool // stderr is a terminal: progress bars are drawn
 }
 
-// command is one subcommand: its help and a setup that defines its flags
-// and returns what runs on DIR once they are parsed.
-type command struct {
-	name    string
-	summary string
-	help    string
-	setup   func(fs *flag.FlagSet) func(e *env, dir string) int
-}
+const rootHelp = `offsets-log replays, inspects, verifies and compacts an offsets log.
 
-// commands lists the subcommands, the reading ones first; each is defined
-// in its cmd_*.go file.
-var commands = []*command{replayCmd, dumpCmd, verifyCmd, statsCmd, compactCmd, repairCmd}
+DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK, wal/
+and checkpoint.N/: for a node started with --data-dir /var/lib/offsets whose
+node_id is n1, DIR is /var/lib/offsets/n1. Flags may stand before or after DIR.
 
-const readCommands = 4
+The reading commands treat damage at the very end of the newest segment that
+the node would cut at its next start (a torn tail: an entry a crash cut short,
+or one a running node is still writing) as the end of the log, and say so on
+stderr. Any other damage stops replay and stats; verify lists all of it.
 
-func findCommand(name string) *command {
-	for _, c := range commands {
-		if c.name == name {
-			return c
-		}
-	}
-	return nil
-}
+` + exitHelp
+
+// dirHelp and exitHelp end every command's help.
+const dirHelp = `DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK, wal/
+and checkpoint.N/ (e.g. /var/lib/offsets/n1). Flags may stand before or
+after DIR.`
 
 const exitHelp = `Exit status:
   0  success; for verify, the log is clean
@@ -58,130 +53,135 @@ const exitHelp = `Exit status:
   2  usage error, or the log could not be read or changed: a missing
      directory, a directory that is not an offsets log, a node holding it
      (compact, repair), a format version this program does not know, an I/O
-     error
-`
+     error`
 
-func topHelp() string {
-	var b strings.Builder
-	b.WriteString(`offsets-log replays, inspects, verifies and compacts an offsets log.
+// Command groups, as the help lists them.
+const (
+	groupRead   = "read"
+	groupChange = "change"
+)
 
-Usage:
-  offsets-log COMMAND [flags] DIR
-  offsets-log help [COMMAND]
+// exitCode ends a run with that exit status; the command has already said
+// why on stderr.
+type exitCode int
 
-DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK, wal/
-and checkpoint.N/: for a node started with --data-dir /var/lib/offsets whose
-node_id is n1, DIR is /var/lib/offsets/n1. Flags may stand before or after DIR.
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
 
-Commands that only read (they never write to DIR and work while a node runs):
-`)
-	for _, c := range commands[:readCommands] {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
-	}
-	b.WriteString("\nCommands that change the log (they refuse while a node holds DIR):\n")
-	for _, c := range commands[readCommands:] {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
-	}
-	b.WriteString(`
-The reading commands treat damage at the very end of the newest segment that
-the node would cut at its next start (a torn tail: an entry a crash cut short,
-or one a running node is still writing) as the end of the log, and say so on
-stderr. Any other damage stops replay and stats; verify lists all of it.
+// usageError is a command line that cannot run; run prints it on stderr
+// and exits with exitUsage.
+type usageError string
 
-` + exitHelp + `
-Run 'offsets-log COMMAND --help' for a command's flags.
-`)
-	return b.String()
-}
+func (e usageError) Error() string { return string(e) }
 
-func commandHelp(c *command, fs *flag.FlagSet) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: offsets-log %s [flags] DIR\n\n%s\n", c.name, strings.TrimSpace(c.help))
-	first := true
-	fs.VisitAll(func(f *flag.Flag) {
-		if first {
-			b.WriteString("\nFlags (before or after DIR):\n")
-			first = false
-		}
-		name, usage := flag.UnquoteUsage(f)
-		fmt.Fprintf(&b, "  --%s", f.Name)
-		if name != "" {
-			fmt.Fprintf(&b, " %s", name)
-		}
-		fmt.Fprintf(&b, "\n        %s", usage)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			fmt.Fprintf(&b, " (default %s)", f.DefValue)
-		}
-		b.WriteString("\n")
-	})
-	fmt.Fprintf(&b, "\n%s", exitHelp)
-	return b.String()
+func init() {
+	cobra.EnableCommandSorting = false // the help lists the commands in the order added
 }
 
 // run runs the command line args and returns the exit code.
 func run(args []string, e *env) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, topHelp())
-		return exitUsage
-	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
-		if len(args) > 1 {
-			if c := findCommand(args[1]); c != nil {
-				fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-				c.setup(fs)
-				fmt.Fprint(e.stdout, commandHelp(c, fs))
-				return exitOK
-			}
-			fmt.Fprintf(e.stderr, "offsets-log: no command %q; run 'offsets-log help'\n", args[1])
-			return exitUsage
-		}
-		fmt.Fprint(e.stdout, topHelp())
+	root := newRoot(e)
+	// A nil slice would make cobra read os.Args.
+	root.SetArgs(append([]string{}, args...))
+	err := root.Execute()
+	var code exitCode
+	switch {
+	case err == nil:
 		return exitOK
+	case errors.As(err, &code):
+		return int(code)
 	}
-	c := findCommand(args[0])
-	if c == nil {
-		fmt.Fprintf(e.stderr, "offsets-log: no command %q; the commands are replay, dump, verify, stats, compact and repair; run 'offsets-log help'\n", args[0])
-		return exitUsage
+	var ue usageError
+	if !errors.As(err, &ue) {
+		err = fmt.Errorf("offsets-log: %w", err)
 	}
-	fs := flag.NewFlagSet("offsets-log "+c.name, flag.ContinueOnError)
-	fs.Usage = func() {}
-	runCmd := c.setup(fs)
-	fs.SetOutput(e.stderr)
-	pos, err := parseInterspersed(fs, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(e.stdout, commandHelp(c, fs))
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "usage: offsets-log %s [flags] DIR; run 'offsets-log %s --help'\n", c.name, c.name)
-		return exitUsage
-	}
-	if len(pos) != 1 {
-		fmt.Fprintf(e.stderr, "offsets-log %s: want one DIR, got %d arguments %q; run 'offsets-log %s --help'\n", c.name, len(pos), pos, c.name)
-		return exitUsage
-	}
-	return runCmd(e, pos[0])
+	fmt.Fprintln(e.stderr, err)
+	return exitUsage
 }
 
-// parseInterspersed parses flags that may stand before, between and after
-// the positional arguments, which it returns. "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+// newRoot builds the command tree for one run; the commands keep their
+// flags' values, so each run needs its own.
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "offsets-log COMMAND [flags] DIR",
+		Short: "replay, inspect, verify and compact an offsets log",
+		Long:  rootHelp,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError(fmt.Sprintf("offsets-log: no command %q; the commands are replay, dump, verify, stats, compact and repair; run 'offsets-log help'", args[0]))
+			}
+			return nil
+		},
+		// Without a command, the help goes to stderr and the run fails.
+		RunE: func(c *cobra.Command, _ []string) error {
+			c.SetOut(e.stderr)
+			c.Help()
+			return exitCode(exitUsage)
+		},
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(flagError)
+	root.AddGroup(
+		&cobra.Group{ID: groupRead, Title: "Commands that only read (they never write to DIR and work while a node runs):"},
+		&cobra.Group{ID: groupChange, Title: "Commands that change the log (they refuse while a node holds DIR):"},
+	)
+	for _, c := range []*cobra.Command{replayCommand(e), dumpCommand(e), verifyCommand(e), statsCommand(e), compactCommand(e), repairCommand(e)} {
+		c.Long = strings.TrimSpace(c.Long) + "\n\n" + dirHelp + "\n\n" + exitHelp
+		c.Args = oneDir
+		root.AddCommand(c)
+	}
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "print the help of offsets-log or of one command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return root.Help()
+			}
+			if c, _, err := root.Find(args[:1]); err == nil && c != root {
+				c.InitDefaultHelpFlag() // so that its help lists --help
+				return c.Help()
+			}
+			return usageError(fmt.Sprintf("offsets-log: no command %q; run 'offsets-log help'", args[0]))
+		},
+	})
+	return root
+}
+
+// runOn adapts a command's run on DIR to cobra.
+func runOn(e *env, run func(e *env, dir string) int) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		if code := run(e, args[0]); code != exitOK {
+			return exitCode(code)
+		}
+		return nil
+	}
+}
+
+func oneDir(c *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usageError(fmt.Sprintf("offsets-log %s: want one DIR, got %d arguments %q; run 'offsets-log %s --help'", c.Name(), len(args), args, c.Name()))
+	}
+	return nil
+}
+
+// flagError is a flag cobra could not parse, with where to read more.
+func flagError(c *cobra.Command, err error) error {
+	msg := err.Error()
+	// Go's flag package took -json for --json; pflag reads it as -j -s -o -n.
+	var ne *pflag.NotExistError
+	if errors.As(err, &ne) && ne.GetSpecifiedShortnames() != "" {
+		name, _, _ := strings.Cut(ne.GetSpecifiedShortnames(), "=")
+		if c.Flags().Lookup(name) != nil {
+			msg += fmt.Sprintf(" (did you mean --%s?)", name)
+		}
+	}
+	if !c.HasParent() {
+		return usageError(fmt.Sprintf("%s\nusage: offsets-log COMMAND [flags] DIR; run 'offsets-log help'", msg))
+	}
+	return usageError(fmt.Sprintf("%s\nusage: %s [flags] DIR; run '%s --help'", msg, c.CommandPath(), c.CommandPath()))
 }
 
 // checkDir checks that dir holds a log before any command touches it, and

@@ -2,33 +2,39 @@ package main
 
 import (
 	"bytes"
-	"flag"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestParseInterspersed(t *testing.T) {
+// TestCommandLine checks what cobra and pflag do with the command line:
+// flags on either side of DIR, and an exit status of 2 with a pointer to
+// the help for every command line that cannot run.
+func TestCommandLine(t *testing.T) {
+	clean := logPath("clean")
 	for _, c := range []struct {
-		args []string
-		pos  []string
-		json bool
-		n    uint64
+		args         []string
+		code         int
+		stdout, errs string // substrings of each
 	}{
-		{[]string{"DIR"}, []string{"DIR"}, false, 0},
-		{[]string{"--json", "DIR"}, []string{"DIR"}, true, 0},
-		{[]string{"DIR", "--json", "--to", "5"}, []string{"DIR"}, true, 5},
-		{[]string{"-to=5", "DIR", "-json"}, []string{"DIR"}, true, 5},
-		{[]string{"--json", "--", "--to"}, []string{"--to"}, true, 0},
-		{[]string{"A", "B"}, []string{"A", "B"}, false, 0},
+		{[]string{"replay", "--json", clean}, 0, `{"group":`, "replayed"},
+		{[]string{"replay", clean, "--json"}, 0, `{"group":`, "replayed"},
+		{[]string{"replay", "--json", "--", clean}, 0, `{"group":`, "replayed"},
+		{[]string{"dump", "--from=3", clean, "--to", "3"}, 0, "index=3 ", ""},
+		{[]string{"help", "dump"}, 0, "Usage:\n  offsets-log dump [flags] DIR", ""},
+		{[]string{"help"}, 0, "Commands that only read", ""},
+		{[]string{"replay"}, 2, "", "offsets-log replay: want one DIR, got 0 arguments"},
+		{[]string{"replay", "--at-index"}, 2, "", "flag needs an argument: --at-index\nusage: offsets-log replay [flags] DIR; run 'offsets-log replay --help'"},
+		{[]string{"replay", "--at-index", "x", clean}, 2, "", `invalid argument "x" for "--at-index"`},
+		{[]string{"replay", "-json", clean}, 2, "", "(did you mean --json?)"},
+		{[]string{"compact", "--tombstone-retention", "soon", clean}, 2, "", "usage: offsets-log compact [flags] DIR"},
+		{[]string{"--json"}, 2, "", "usage: offsets-log COMMAND [flags] DIR; run 'offsets-log help'"},
+		{[]string{"help", "cat"}, 2, "", `offsets-log: no command "cat"; run 'offsets-log help'`},
+		{[]string{"completion", "bash"}, 2, "", `offsets-log: no command "completion"`},
 	} {
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
-		j := fs.Bool("json", false, "")
-		n := fs.Uint64("to", 0, "")
-		pos, err := parseInterspersed(fs, c.args)
-		if err != nil || !reflect.DeepEqual(pos, c.pos) || *j != c.json || *n != c.n {
-			t.Errorf("%q: %q json=%v to=%d %v", c.args, pos, *j, *n, err)
+		stdout, stderr, code := runCLI(c.args...)
+		if code != c.code || !strings.Contains(stdout, c.stdout) || !strings.Contains(stderr, c.errs) {
+			t.Errorf("offsets-log %s: exit %d, want %d\n--- stdout\n%s--- stderr\n%s", strings.Join(c.args, " "), code, c.code, stdout, stderr)
 		}
 	}
 }
@@ -36,8 +42,11 @@ func TestParseInterspersed(t *testing.T) {
 func TestProgress(t *testing.T) {
 	var b bytes.Buffer
 	quiet := (&env{stderr: &b}).newProgress("replay", 100)
-	quiet.start = time.Now().Add(-2 * time.Second)
+	if quiet != nil {
+		quiet.start = time.Now().Add(-2 * time.Second)
+	}
 	quiet.set(50)
+	quiet.finish()
 	if b.Len() != 0 {
 		t.Fatalf("a progress bar on a stderr that is not a terminal: %q", b.String())
 	}
@@ -48,11 +57,13 @@ func TestProgress(t *testing.T) {
 	}
 	p.start = time.Now().Add(-2 * time.Second)
 	p.set(50 << 20)
-	if got := b.String(); !strings.Contains(got, "replay [===============>") || !strings.Contains(got, " 50% 50.0 MiB/100.0 MiB") {
+	if got := b.String(); !strings.Contains(got, "replay  50% [==============>") || !strings.Contains(got, "(50/100 MiB") {
 		t.Fatalf("progress bar %q", got)
 	}
+	drawn := b.Len()
 	p.finish()
-	if !strings.HasSuffix(b.String(), "\r\033[K") {
-		t.Fatal("finish does not clear the bar")
+	// The bar clears its line by writing spaces over it.
+	if got := b.String()[drawn:]; got != "\r"+strings.Repeat(" ", drawn-1)+"\r" {
+		t.Fatalf("finish does not clear the bar: %q", got)
 	}
 }

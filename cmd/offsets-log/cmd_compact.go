@@ -2,19 +2,22 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/spf13/cobra"
 )
 
-var compactCmd = &command{
-	name:    "compact",
-	summary: "rewrite the log down to its live records (a checkpoint)",
-	help: `Runs the compactor offline, as the node does in the background: it reads
+func compactCommand(e *env) *cobra.Command {
+	o := &compactOpts{}
+	c := &cobra.Command{
+		Use:     "compact [flags] DIR",
+		GroupID: groupChange,
+		Short:   "rewrite the log down to its live records (a checkpoint)",
+		Long: `Runs the compactor offline, as the node does in the background: it reads
 the whole log, keeps the latest record of every key, drops tombstones older
 than --tombstone-retention, writes the survivors as a new checkpoint in the
 log's own format (tmp, fsync, rename), and releases the wal entries it
@@ -24,12 +27,12 @@ It takes the directory's lock, so it refuses while a node runs on DIR. Like
 the node's start, it first cuts a torn tail off the newest segment (keeping
 the bytes in SEGMENT.broken, and saying so on stderr), and it refuses a log
 with damage anywhere else.`,
-	setup: func(fs *flag.FlagSet) func(*env, string) int {
-		o := &compactOpts{}
-		fs.BoolVar(&o.json, "json", false, "print what it did as one JSON object")
-		fs.DurationVar(&o.retention, "tombstone-retention", 24*time.Hour, "drop tombstones written longer ago than `D` (Kafka's delete.retention.ms)")
-		return o.run
-	},
+		RunE: runOn(e, o.run),
+	}
+	f := c.Flags()
+	f.BoolVar(&o.json, "json", false, "print what it did as one JSON object")
+	f.DurationVar(&o.retention, "tombstone-retention", 24*time.Hour, "drop tombstones written longer ago than `D` (Kafka's delete.retention.ms)")
+	return c
 }
 
 type compactOpts struct {

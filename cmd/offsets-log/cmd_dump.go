@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,12 +11,16 @@ import (
 	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
+	"github.com/spf13/cobra"
 )
 
-var dumpCmd = &command{
-	name:    "dump",
-	summary: "print every record in log order, decoded",
-	help: `Prints every record of the log in log order, one line each: its log index,
+func dumpCommand(e *env) *cobra.Command {
+	o := &dumpOpts{}
+	c := &cobra.Command{
+		Use:     "dump [flags] DIR",
+		GroupID: groupRead,
+		Short:   "print every record in log order, decoded",
+		Long: `Prints every record of the log in log order, one line each: its log index,
 where it comes from (from=checkpoint for the records of the newest
 checkpoint, which stand at the index the checkpoint covers; from=wal for the
 rest), its type (commit, offset-tombstone, group, group-tombstone), key and
@@ -30,13 +33,13 @@ byte offset and cause, and the dump resumes at the next valid entry; the
 exit status is then 1. --json prints one JSON object per line instead.
 
 It never writes to DIR and works while a node runs on it.`,
-	setup: func(fs *flag.FlagSet) func(*env, string) int {
-		o := &dumpOpts{}
-		fs.BoolVar(&o.json, "json", false, "print one JSON object per line")
-		fs.Uint64Var(&o.from, "from", 0, "start at log index `N`")
-		fs.Uint64Var(&o.to, "to", 0, "stop after log index `N`")
-		return o.run
-	},
+		RunE: runOn(e, o.run),
+	}
+	f := c.Flags()
+	f.BoolVar(&o.json, "json", false, "print one JSON object per line")
+	f.Uint64Var(&o.from, "from", 0, "start at log index `N`")
+	f.Uint64Var(&o.to, "to", 0, "stop after log index `N`")
+	return c
 }
 
 type dumpOpts struct {

@@ -3,16 +3,19 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/maelstrom-offsets/offsets/log"
+	"github.com/spf13/cobra"
 )
 
-var repairCmd = &command{
-	name:    "repair",
-	summary: "cut a torn tail back to the last good entry, keeping the cut bytes",
-	help: `Does now what the node does at its next start: when the newest segment ends
+func repairCommand(e *env) *cobra.Command {
+	o := &repairOpts{}
+	c := &cobra.Command{
+		Use:     "repair [flags] DIR",
+		GroupID: groupChange,
+		Short:   "cut a torn tail back to the last good entry, keeping the cut bytes",
+		Long: `Does now what the node does at its next start: when the newest segment ends
 in a torn tail (damage at its very end with no valid entry after it, what a
 crash mid-write leaves), it saves the damaged bytes in SEGMENT.broken
 (fsynced), then truncates the segment to its last good entry and fsyncs it.
@@ -24,11 +27,11 @@ follows it, or the entry was written by a newer version): cutting it would
 drop entries the node may have acknowledged. It takes the directory's lock,
 so it refuses while a node runs on DIR. Like the node's start it looks at the
 newest segment only: run 'offsets-log verify' to check the rest.`,
-	setup: func(fs *flag.FlagSet) func(*env, string) int {
-		o := &repairOpts{}
-		fs.BoolVar(&o.json, "json", false, "print what it did as one JSON object")
-		return o.run
-	},
+		RunE: runOn(e, o.run),
+	}
+	f := c.Flags()
+	f.BoolVar(&o.json, "json", false, "print what it did as one JSON object")
+	return c
 }
 
 type repairOpts struct{ json bool }

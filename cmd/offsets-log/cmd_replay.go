@@ -3,19 +3,22 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
 	"github.com/maelstrom-offsets/offsets/log"
+	"github.com/spf13/cobra"
 )
 
-var replayCmd = &command{
-	name:    "replay",
-	summary: "print the committed offsets a replay of the log rebuilds",
-	help: `Replays the log as the node does at start and prints the committed offsets
+func replayCommand(e *env) *cobra.Command {
+	o := &replayOpts{}
+	c := &cobra.Command{
+		Use:     "replay [flags] DIR",
+		GroupID: groupRead,
+		Short:   "print the committed offsets a replay of the log rebuilds",
+		Long: `Replays the log as the node does at start and prints the committed offsets
 it rebuilds, sorted by group, topic (byte order) and partition: a table, or
 with --json one object per line:
 
@@ -32,15 +35,15 @@ A line on stderr ends the run: records replayed, time taken, records per
 second.
 
 It never writes to DIR and works while a node runs on it.`,
-	setup: func(fs *flag.FlagSet) func(*env, string) int {
-		o := &replayOpts{}
-		fs.BoolVar(&o.json, "json", false, "print one JSON object per line")
-		fs.StringVar(&o.group, "group", "", "print only the offsets of group `G`")
-		fs.StringVar(&o.topic, "topic", "", "print only the offsets of topic `T`")
-		fs.Uint64Var(&o.atIndex, "at-index", 0, "stop after the entry at log index `N`")
-		fs.StringVar(&o.atTime, "at-time", "", "stop before the first record written after `TIME` (RFC 3339, e.g. 2026-01-02T03:04:05Z)")
-		return o.run
-	},
+		RunE: runOn(e, o.run),
+	}
+	f := c.Flags()
+	f.BoolVar(&o.json, "json", false, "print one JSON object per line")
+	f.StringVar(&o.group, "group", "", "print only the offsets of group `G`")
+	f.StringVar(&o.topic, "topic", "", "print only the offsets of topic `T`")
+	f.Uint64Var(&o.atIndex, "at-index", 0, "stop after the entry at log index `N`")
+	f.StringVar(&o.atTime, "at-time", "", "stop before the first record written after `TIME` (RFC 3339, e.g. 2026-01-02T03:04:05Z)")
+	return c
 }
 
 type replayOpts struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"math"
 	"text/tabwriter"
@@ -10,12 +9,16 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
 	"github.com/maelstrom-offsets/offsets/log"
+	"github.com/spf13/cobra"
 )
 
-var statsCmd = &command{
-	name:    "stats",
-	summary: "sizes, counts, live keys, groups, dirty ratio",
-	help: `Replays the log and prints what it holds: segment files and bytes read
+func statsCommand(e *env) *cobra.Command {
+	o := &statsOpts{}
+	c := &cobra.Command{
+		Use:     "stats [flags] DIR",
+		GroupID: groupRead,
+		Short:   "sizes, counts, live keys, groups, dirty ratio",
+		Long: `Replays the log and prints what it holds: segment files and bytes read
 (the newest checkpoint's included), entries and records by type, live keys
 (committed offsets a replay keeps), groups (with live offsets or a
 generation), tombstones, the dirty ratio, the commit times of the oldest
@@ -30,12 +33,12 @@ latest group metadata of each group that has a generation. (The node's own
 compaction trigger also counts tombstones as live.)
 
 It never writes to DIR and works while a node runs on it.`,
-	setup: func(fs *flag.FlagSet) func(*env, string) int {
-		o := &statsOpts{}
-		fs.BoolVar(&o.json, "json", false, "print one JSON object")
-		fs.BoolVar(&o.groups, "groups", false, "list every group with its live offsets, generation and newest commit")
-		return o.run
-	},
+		RunE: runOn(e, o.run),
+	}
+	f := c.Flags()
+	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	f.BoolVar(&o.groups, "groups", false, "list every group with its live offsets, generation and newest commit")
+	return c
 }
 
 type statsOpts struct{ json, groups bool }

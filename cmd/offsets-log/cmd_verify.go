@@ -3,17 +3,20 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
+	"github.com/spf13/cobra"
 )
 
-var verifyCmd = &command{
-	name:    "verify",
-	summary: "check every entry and record; report every damaged place",
-	help: `Checks the whole log, the newest checkpoint and every wal segment: each
+func verifyCommand(e *env) *cobra.Command {
+	o := &verifyOpts{}
+	c := &cobra.Command{
+		Use:     "verify [flags] DIR",
+		GroupID: groupRead,
+		Short:   "check every entry and record; report every damaged place",
+		Long: `Checks the whole log, the newest checkpoint and every wal segment: each
 entry's framing, CRC-32C, format version and log index (entries in order,
 segments without gaps), and that each record decodes under its type's
 schema. Unlike the node, which stops at the first damage, it reports every
@@ -29,11 +32,11 @@ entries after it). On a directory a running node holds, an entry cut short
 at the end of the newest segment is a write in progress, not damage.
 
 It changes nothing.`,
-	setup: func(fs *flag.FlagSet) func(*env, string) int {
-		o := &verifyOpts{}
-		fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
-		return o.run
-	},
+		RunE: runOn(e, o.run),
+	}
+	f := c.Flags()
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	return c
 }
 
 type verifyOpts struct{ json bool }

@@ -20,12 +20,14 @@ package main
 
 import (
 	"os"
+
+	"golang.org/x/term"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], &env{
 		stdout:   os.Stdout,
 		stderr:   os.Stderr,
-		terminal: isTerminal(os.Stderr.Fd()),
+		terminal: term.IsTerminal(int(os.Stderr.Fd())),
 	}))
 }

@@ -1,57 +1,57 @@
 package main
 
 import (
-	"fmt"
-	"strings"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
-// progress draws a bar on stderr for work that has run for more than a
+// progress shows a bar on stderr for work that has run for more than a
 // second, and only when stderr is a terminal, so that scripts and logs
-// never see it.
+// never see it. A nil *progress shows nothing.
 type progress struct {
-	e           *env
-	label       string
-	total       int64
-	start, last time.Time
-	drawn       bool
+	bar   *progressbar.ProgressBar
+	start time.Time
 }
 
-const (
-	progressDelay  = time.Second
-	progressPeriod = 100 * time.Millisecond
-	progressWidth  = 30
-)
+const progressDelay = time.Second
 
+// newProgress starts the clock of a bar for total bytes of work labelled
+// label; the bar shows once the work has run for progressDelay.
 func (e *env) newProgress(label string, total int64) *progress {
-	return &progress{e: e, label: label, total: total, start: time.Now()}
+	if !e.terminal || total <= 0 {
+		return nil
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(e.stderr),
+		progressbar.OptionSetDescription(label),
+		progressbar.OptionSetTheme(progressbar.ThemeASCII),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionUseIECUnits(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	// The bar is made now and fed only after the delay, rather than made
+	// after it, so that its rate and time left count from the start of
+	// the work, not from the moment it shows.
+	bar.StartWithoutRender()
+	return &progress{bar: bar, start: time.Now()}
 }
 
-// set reports done units of the total.
+// set reports done bytes of the total.
 func (p *progress) set(done int64) {
-	if p == nil || !p.e.terminal || p.total <= 0 {
+	if p == nil || time.Since(p.start) < progressDelay {
 		return
 	}
-	now := time.Now()
-	if now.Sub(p.start) < progressDelay || now.Sub(p.last) < progressPeriod {
-		return
-	}
-	p.last, p.drawn = now, true
-	frac := min(float64(done)/float64(p.total), 1)
-	full := int(frac * progressWidth)
-	bar := strings.Repeat("=", full) + strings.Repeat(" ", progressWidth-full)
-	if full < progressWidth {
-		bar = bar[:full] + ">" + bar[full+1:]
-	}
-	fmt.Fprintf(p.e.stderr, "\r%s [%s] %3.0f%% %s/%s", p.label, bar, frac*100, mib(done), mib(p.total))
+	// A running node may grow the log past the total measured at the start.
+	p.bar.Set64(min(done, p.bar.GetMax64()))
 }
 
 // finish clears the bar, if one was drawn.
 func (p *progress) finish() {
-	if p != nil && p.drawn {
-		fmt.Fprint(p.e.stderr, "\r\033[K")
-		p.drawn = false
+	if p != nil {
+		p.bar.Finish()
 	}
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
