@@ -389,7 +389,7 @@ func (n *Node) init(r *request) error {
 	}
 	n.store = store
 	n.nodeID = append([]byte(nil), r.nodeID...)
-	n.expireDue = true // retention is checked at start
+	n.expire() // retention is checked at start, before any request sees the offsets
 	n.out.begin(n.nodeID, r.src, "init_ok", r.msgID)
 	n.out.end()
 	return nil
