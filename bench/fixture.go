@@ -6,13 +6,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/consumeroffsets/offsetstest"
 	"github.com/maelstrom-offsets/offsets/log"
 )
 
@@ -82,64 +80,15 @@ func (f *fixtures) get(spec logSpec) (fixture, error) {
 }
 
 func buildLog(dir string, spec logSpec) error {
-	s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{NoSync: true, CompactMinBytes: -1, Logger: quietLogger})
-	if err != nil {
-		return err
-	}
-	rng := rand.New(rand.NewPCG(uint64(spec.Records), uint64(spec.Keys)))
-	offsets := make([]int64, spec.Keys)
-	for i := 0; i < spec.Records; i++ {
-		k := rng.IntN(spec.Keys)
-		offsets[k] += 1 + rng.Int64N(16)
+	return offsetstest.WriteLog(dir, spec.Records, spec.Keys, func(k int) ([]byte, []byte, int32) {
 		group, topic, partition := keyFields(k)
-		if err := s.Commit([]byte(group), []byte(topic), int32(partition), offsets[k], nil); err != nil {
-			s.Close()
-			return err
-		}
-		if s.Pending() == 4096 || i == spec.Records-1 {
-			if err := s.Flush(); err != nil {
-				s.Close()
-				return err
-			}
-		}
-	}
-	return s.Close()
+		return []byte(group), []byte(topic), int32(partition)
+	})
 }
 
 // copyTree copies the directories and regular files under src to dst, which
 // must not exist yet.
-func copyTree(dst, src string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.Create(to)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-}
+func copyTree(dst, src string) error { return offsetstest.CopyDir(dst, src) }
 
 // treeSize returns the sum of the sizes of the regular files under dir (what
 // du --apparent-size counts). Files that vanish while it walks are skipped:

@@ -24,8 +24,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -39,6 +37,7 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/consumeroffsets/offsetstest"
 	"github.com/maelstrom-offsets/offsets/log"
 )
 
@@ -105,63 +104,14 @@ func fixture(tb testing.TB, records, keys int) string {
 }
 
 func buildFixture(dir string, records, keys int) error {
-	s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{NoSync: true, CompactMinBytes: -1, Logger: quiet})
-	if err != nil {
-		return err
-	}
-	rng := rand.New(rand.NewPCG(uint64(records), uint64(keys)))
-	offsets := make([]int64, keys)
-	for i := 0; i < records; i++ {
-		k := rng.IntN(keys)
-		offsets[k] += 1 + rng.Int64N(16)
-		g, t, p := benchKey(k)
-		if err := s.Commit(g, t, p, offsets[k], nil); err != nil {
-			s.Close()
-			return err
-		}
-		if s.Pending() == 4096 || i == records-1 {
-			if err := s.Flush(); err != nil {
-				s.Close()
-				return err
-			}
-		}
-	}
-	return s.Close()
-}
-
-// copyDir copies the regular files under src to dst, which must not exist.
-func copyDir(dst, src string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o755)
-		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.Create(to)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
+	return offsetstest.WriteLog(dir, records, keys, benchKey)
 }
 
 // freshCopy copies fixture dir into a new directory under b's temp dir.
 func freshCopy(b *testing.B, dir string) string {
 	b.Helper()
 	dst := filepath.Join(b.TempDir(), "log")
-	if err := copyDir(dst, dir); err != nil {
+	if err := offsetstest.CopyDir(dst, dir); err != nil {
 		b.Fatal(err)
 	}
 	return dst
