@@ -187,7 +187,7 @@ func TestTombstoneRetention(t *testing.T) {
 // temporaries are gone, and compaction works again.
 func TestCrashAtEveryStep(t *testing.T) {
 	steps := []string{"checkpoint-written", "checkpoint-synced", "checkpoint-renamed",
-		"checkpoint-durable", "wal-truncated-unsynced", "wal-truncated"}
+		"checkpoint-durable", "released-segments-emptied", "wal-truncated-unsynced", "wal-truncated"}
 	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
 			dir := t.TempDir()
