@@ -142,7 +142,8 @@ func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 	index := make(map[string]int, opts.KeysHint)
 	slots := make([]slot, 0, opts.KeysHint)
 	var mem arena
-	rst, err := log.ReplayRange(l.Dir(), 1, through, func(_ uint64, r log.Record) error {
+	// One goroutine: a compaction must not take both cores from the node.
+	rst, err := log.ReplaySerial(l.Dir(), 1, through, func(_ uint64, r log.Record) error {
 		key, tomb, at, err := k.Classify(r)
 		if err != nil {
 			return err

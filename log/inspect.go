@@ -62,6 +62,10 @@ type ScanOptions struct {
 	// Progress, when set, is called after each file with the bytes read so
 	// far.
 	Progress func(bytesRead int64)
+	// Serial reads every segment on the caller's goroutine, without loading
+	// the next one on another: for a background reader (the compactor) that
+	// should take one core at most, at the priority of its own thread.
+	Serial bool
 }
 
 // EntryInfo describes a good entry that Scan visits.
@@ -283,7 +287,9 @@ func (s *scanner) files(segs []segmentFile, from, to, ck uint64, wal bool) (uint
 			return 0, fmt.Errorf("log: read segment: %w", cur.err)
 		}
 		if i+1 < len(segs) && (to == 0 || segs[i+1].index <= to) {
-			next = s.prefetch(segs[i+1])
+			if !s.opts.Serial {
+				next = s.prefetch(segs[i+1])
+			}
 		}
 		s.st.Segments++
 		s.st.Bytes += int64(len(cur.data))

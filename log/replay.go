@@ -66,3 +66,10 @@ func readFile(path string, buf []byte) ([]byte, error) {
 	}
 	return buf[:n], err
 }
+
+// ReplaySerial is ReplayRange reading on the caller's goroutine only (see
+// ScanOptions.Serial).
+func ReplaySerial(dir string, from, to uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
+	st, err := Scan(dir, ScanOptions{From: from, To: to, Record: fn, Serial: true})
+	return st.ReplayStats, err
+}
