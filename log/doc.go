@@ -16,6 +16,9 @@
 //	DIR/wal/00000000000000000001   tidwall/wal segment, named by its first index
 //	DIR/wal/00000000000000012345   ... the newest segment takes the appends
 //	DIR/wal/<segment>.broken       bytes cut off a torn tail, kept as evidence
+//	DIR/checkpoint.N/              live records as of index N (see checkpoint.go),
+//	                               in the same segment and entry format
+//	DIR/checkpoint.N.tmp/          a checkpoint being written; removed by Open
 //
 // # Segment framing (tidwall/wal's binary format)
 //
