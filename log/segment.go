@@ -24,6 +24,7 @@ type CorruptionError struct {
 	Err    error  // the cause
 }
 
+// Error names the entry, the file and the byte offset of the damage.
 func (e *CorruptionError) Error() string {
 	return fmt.Sprintf("log: damaged entry %d in %s at byte %d: %v", e.Index, e.Path, e.Offset, e.Err)
 }
