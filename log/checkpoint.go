@@ -143,7 +143,6 @@ func CreateCheckpoint(dir string, n uint64, segmentSize int) (*CheckpointWriter,
 // Add appends a record to the checkpoint.
 func (c *CheckpointWriter) Add(t RecordType, data []byte) error {
 	c.batch.Add(t, data)
-	c.records++
 	if c.batch.Size() >= checkpointEntryBytes {
 		return c.flush()
 	}
@@ -215,9 +214,6 @@ func (c *CheckpointWriter) Abort() {
 	}
 	os.RemoveAll(c.tmp)
 }
-
-// Records is the number of records added so far.
-func (c *CheckpointWriter) Records() uint64 { return c.records }
 
 func dirSize(dir string) (int64, error) {
 	ents, err := os.ReadDir(dir)

@@ -107,7 +107,7 @@ func (b *Batch) seal(idx uint64) []byte {
 }
 
 // EncodeEntry returns the bytes of an entry at log index idx holding recs.
-// It is what Append writes; the compactor and tests use it to build logs.
+// It is what Append writes; tests and tools use it to build logs.
 func EncodeEntry(idx uint64, recs ...Record) []byte {
 	var b Batch
 	for _, r := range recs {

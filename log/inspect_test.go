@@ -484,7 +484,7 @@ func TestRepair(t *testing.T) {
 		if rep, err := Repair(dir); rep != nil || err != nil {
 			t.Fatalf("second Repair = %v, %v; want nothing to do", rep, err)
 		}
-		if locked, _ := Locked(dir); locked {
+		if held, _, _ := LockHeld(dir); held {
 			t.Fatal("Repair kept the lock")
 		}
 	})

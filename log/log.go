@@ -229,19 +229,6 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// Locked reports whether a process holds the lock on the log in dir.
-func Locked(dir string) (bool, error) {
-	f, err := lockDir(dir)
-	if errors.Is(err, ErrLocked) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	f.Close()
-	return false, nil
-}
-
 // removeTemps deletes the NAME.TEMP files tidwall leaves when a crash stops
 // it between writing and renaming one.
 func removeTemps(walDir string) error {

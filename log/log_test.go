@@ -134,12 +134,12 @@ func TestLock(t *testing.T) {
 	if _, err := Open(dir, Options{Logger: quiet()}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open: %v, want ErrLocked", err)
 	}
-	if locked, err := Locked(dir); err != nil || !locked {
-		t.Fatalf("Locked = %v, %v; want true", locked, err)
+	if held, known, err := LockHeld(dir); err != nil || (known && !held) {
+		t.Fatalf("LockHeld = %v, %v, %v; want held", held, known, err)
 	}
 	l.Close()
-	if locked, err := Locked(dir); err != nil || locked {
-		t.Fatalf("Locked after Close = %v, %v; want false", locked, err)
+	if held, known, err := LockHeld(dir); err != nil || (known && held) {
+		t.Fatalf("LockHeld after Close = %v, %v, %v; want not held", held, known, err)
 	}
 	l = openT(t, dir, nil)
 	l.Close()
