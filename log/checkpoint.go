@@ -277,6 +277,15 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	if err != nil {
 		return pause, err
 	}
+	// The directory fsync that makes the truncation durable needs no hold
+	// on the log: appends go to the same inode whatever name a crash leaves
+	// it under, and tidwall's open finishes an interrupted truncation.
+	if err := syncDir(filepath.Join(l.dir, walDirName)); err != nil {
+		l.mu.Lock()
+		l.failed = err
+		l.mu.Unlock()
+		return pause, err
+	}
 	if err := hook("wal-truncated"); err != nil {
 		return pause, err
 	}
@@ -326,10 +335,6 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 		return err
 	}
 	walDir := filepath.Join(l.dir, walDirName)
-	if err := syncDir(walDir); err != nil {
-		l.failed = err
-		return err
-	}
 	// The tail segment may have been rewritten shorter: measure it again.
 	segs, err := listSegments(walDir)
 	if err != nil || len(segs) == 0 {
