@@ -37,9 +37,11 @@
 //	sawtooth            the binary with small compaction thresholds under
 //	                    sustained commits; the data directory's size sampled
 //	                    every 50 ms.
-//	redis               the same against Redis's append-only file, if
-//	                    redis-server is on PATH; not implemented yet, and the
-//	                    report says so.
+//	redis               the throughput workload's requests sent to
+//	                    redis-server (appendfsync always) as SET/GET, then
+//	                    BGREWRITEAOF and a restart: throughput, rewrite and
+//	                    reload against the node's; skipped, and the report
+//	                    says so, when redis-server is not on PATH.
 //
 // Every measurement runs -runs times (runs of several variants
 // interleaved); tables give the median over runs with min and max. The

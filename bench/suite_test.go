@@ -161,7 +161,7 @@ func fakeSuite() *suite {
 	for i := range 20 {
 		s.Sawtooth.Samples = append(s.Sawtooth.Samples, sizeSample{At: float64(i) * 0.05, Bytes: int64(i%10) << 18})
 	}
-	s.Redis = "redis-server not found on PATH: skipped"
+	s.Redis = redisResult{Note: "redis-server not found on PATH: skipped"}
 	return s
 }
 

@@ -46,25 +46,17 @@ func keyFields(i int) (group, topic string, partition int) {
 // compact JSON message per line. Requests come from c1 with msg_id 2, 3, ...;
 // each commit moves its key's offset forward by 1 to 16.
 func writeWorkload(w io.Writer, spec workloadSpec) (workload, error) {
-	if spec.Keys < 1 {
-		spec.Keys = 1
-	}
-	rng := rand.New(rand.NewPCG(spec.Seed, 0x6f6666736574))
-	offsets := make([]int64, spec.Keys)
 	bw := bufio.NewWriterSize(w, 1<<20)
 	bw.WriteString(initLine)
 
 	wl := workload{Requests: spec.Requests}
 	line := make([]byte, 0, 256)
-	for i := 0; i < spec.Requests; i++ {
+	eachRequest(spec, func(i int, commit bool, k int, offset int64) {
 		msgID := int64(i + 2)
-		commit := rng.IntN(100) < commitPercent
-		k := rng.IntN(spec.Keys)
 		group, topic, partition := keyFields(k)
 
 		line = line[:0]
 		if commit {
-			offsets[k] += 1 + int64(rng.IntN(16))
 			line = append(line, `{"src":"c1","dest":"n1","body":{"type":"commit_offset","msg_id":`...)
 			wl.Commits++
 		} else {
@@ -80,19 +72,37 @@ func writeWorkload(w io.Writer, spec workloadSpec) (workload, error) {
 		line = strconv.AppendInt(line, int64(partition), 10)
 		if commit {
 			line = append(line, `,"offset":`...)
-			line = strconv.AppendInt(line, offsets[k], 10)
+			line = strconv.AppendInt(line, offset, 10)
 		}
 		line = append(line, "}}\n"...)
 		bw.Write(line)
 
 		if i == spec.Requests-1 {
-			wl.LastReply = expectedReplyPrefix(commit, msgID, offsets[k])
+			wl.LastReply = expectedReplyPrefix(commit, msgID, offset)
 		}
-	}
+	})
 	if spec.Requests == 0 {
 		wl.LastReply = `{"src": "n1", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1, `
 	}
 	return wl, bw.Flush()
+}
+
+// eachRequest calls fn for each request of the workload, in order: whether
+// it is a commit, its key, and the key's offset after it (the offset a
+// fetch reads, for a fetch). The node's workload file and the Redis
+// comparison both come from it, so they send the same requests.
+func eachRequest(spec workloadSpec, fn func(i int, commit bool, key int, offset int64)) {
+	keys := max(spec.Keys, 1)
+	rng := rand.New(rand.NewPCG(spec.Seed, 0x6f6666736574))
+	offsets := make([]int64, keys)
+	for i := 0; i < spec.Requests; i++ {
+		commit := rng.IntN(100) < commitPercent
+		k := rng.IntN(keys)
+		if commit {
+			offsets[k] += 1 + int64(rng.IntN(16))
+		}
+		fn(i, commit, k, offsets[k])
+	}
 }
 
 // expectedReplyPrefix returns the reply offsets-node sends to request msgID,
