@@ -131,25 +131,12 @@ func parseFlags(args []string) (config, error) {
 			cfg.Runs = 2
 		}
 	}
-	for _, v := range strings.Split(variants, ",") {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		if !slices.Contains(allVariants, v) {
-			return cfg, fmt.Errorf("unknown variant %q; known: %s", v, strings.Join(allVariants, ","))
-		}
-		cfg.Variants = append(cfg.Variants, v)
+	var err error
+	if cfg.Variants, err = parseList(variants, allVariants, "variant"); err != nil {
+		return cfg, err
 	}
-	for _, v := range strings.Split(sections, ",") {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		if !slices.Contains(allSections, v) {
-			return cfg, fmt.Errorf("unknown section %q; known: %s", v, strings.Join(allSections, ","))
-		}
-		cfg.Sections = append(cfg.Sections, v)
+	if cfg.Sections, err = parseList(sections, allSections, "section"); err != nil {
+		return cfg, err
 	}
 	switch {
 	case len(cfg.Sections) == 0:
@@ -272,4 +259,21 @@ func loadAverage() string {
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+// parseList splits a comma-separated flag value, dropping blanks, and
+// refuses a name that is not in known.
+func parseList(value string, known []string, what string) ([]string, error) {
+	var out []string
+	for _, v := range strings.Split(value, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if !slices.Contains(known, v) {
+			return nil, fmt.Errorf("unknown %s %q; known: %s", what, v, strings.Join(known, ","))
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

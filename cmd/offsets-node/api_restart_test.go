@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -27,25 +25,8 @@ type apiNode struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Scanner
-	stderr *apiLockedBuffer
+	stderr *lockedBuffer
 	nextID int
-}
-
-type apiLockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *apiLockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *apiLockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // apiStart starts the node on dataDir and initializes it as n1.
@@ -60,7 +41,7 @@ func apiStart(t *testing.T, dataDir string, flags ...string) *apiNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &apiNode{t: t, cmd: cmd, in: in, stderr: &apiLockedBuffer{}, nextID: 2}
+	n := &apiNode{t: t, cmd: cmd, in: in, stderr: &lockedBuffer{}, nextID: 2}
 	cmd.Stderr = n.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -210,7 +211,7 @@ type liveNode struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Scanner
-	stderr *strings.Builder
+	stderr *lockedBuffer
 }
 
 func startNode(t *testing.T, dataDir string, extra ...string) *liveNode {
@@ -218,25 +219,33 @@ func startNode(t *testing.T, dataDir string, extra ...string) *liveNode {
 	cmd := exec.Command(nodeBinary(t), append([]string{"--data-dir", dataDir}, extra...)...)
 	in, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
-	var errb strings.Builder
-	cmd.Stderr = &syncWriter{w: &errb}
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(outPipe)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	return &liveNode{cmd: cmd, in: in, out: sc, stderr: &errb}
+	return &liveNode{cmd: cmd, in: in, out: sc, stderr: errb}
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// lockedBuffer collects a child's stderr, which a test may read while the
+// child still writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestSecondNodeRefusesLockedDir(t *testing.T) {
