@@ -49,7 +49,7 @@ func (e *LimitError) Error() string {
 	case LimitGroups:
 		return fmt.Sprintf("%v: a new group beyond the %d held would pass %s (%d)", ErrLimit, e.Have, e.Limit, e.Max)
 	default:
-		return fmt.Sprintf("%v: %d new offset keys beyond the %d held would pass %s (%d)", ErrLimit, e.Add, e.Have, e.Limit, e.Max)
+		return fmt.Sprintf("%v: %d new offset key(s) beyond the %d held would pass %s (%d)", ErrLimit, e.Add, e.Have, e.Limit, e.Max)
 	}
 }
 
