@@ -250,10 +250,10 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 			}
 		}
 	}
+	n.observe() // before the replies, so that a client that saw one sees it counted
 	if _, err := out.Write(n.out.buf); err != nil {
 		return fmt.Errorf("write replies: %w", err)
 	}
-	n.observe()
 	return openErr
 }
 

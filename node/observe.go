@@ -16,7 +16,7 @@ const CodeAbort = 14
 // implements it. Config.Observer may be nil.
 type Observer interface {
 	// Batch is called on the serving goroutine once per batch, after the
-	// batch's replies are written, with the batch's requests counted by
+	// batch's Flush and before its replies are written, with the batch's requests counted by
 	// type and outcome. c is reused after Batch returns.
 	Batch(c *Counts)
 }
