@@ -131,7 +131,9 @@ type recordingObserver struct {
 	compactions chan error
 }
 
-func (o *recordingObserver) Recovered(_ RecoveryStats, st State) { o.recovered = append(o.recovered, st) }
+func (o *recordingObserver) Recovered(_ RecoveryStats, st State) {
+	o.recovered = append(o.recovered, st)
+}
 func (o *recordingObserver) Flushed(fs FlushStats, st State) {
 	o.flushed = append(o.flushed, fs)
 	o.states = append(o.states, st)
