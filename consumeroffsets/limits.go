@@ -80,8 +80,8 @@ func (s *Store) CheckCommit(group []byte, keys []Key) error {
 			return err
 		}
 	}
-	g := s.idx.group(group)
-	if g == nil && len(s.idx.groups) >= s.maxGroups() {
+	// The lookups run only near a limit: below it, the counts alone tell.
+	if len(s.idx.groups) >= s.maxGroups() && s.idx.group(group) == nil {
 		return &LimitError{Limit: LimitGroups, Max: s.maxGroups(), Have: len(s.idx.groups), Add: 1}
 	}
 	max := s.maxKeys()

@@ -126,7 +126,8 @@ func (s *Store) Generation(group []byte) (int32, bool) {
 
 // SetGeneration stages a group record raising the group's generation to
 // gen. Fencing (refusing a lower one) is the caller's decision; an equal
-// generation writes nothing.
+// generation writes nothing. A new group past Options.MaxGroups, or whose
+// name is too long, fails with ErrLimit and stages nothing.
 func (s *Store) SetGeneration(group []byte, gen int32) error {
 	if s.failed != nil {
 		return s.failed
