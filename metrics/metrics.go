@@ -80,7 +80,7 @@ func New() *Node {
 	m.requests = f.counterVec("offsets_requests_total",
 		"Requests answered, by type and outcome (ok, or the Maelstrom error code).", "type", "outcome")
 	m.refused = f.counter("offsets_refused_writes_total",
-		"Requests answered with error 13: the log could not be written (disk full or failed), nothing of them was applied.")
+		"Writes (commits and deletes) answered with error 13: the log could not be written (disk full or failed), nothing of them was applied.")
 	m.batchRequests = f.histogram("offsets_batch_requests",
 		"Requests per batch (group commit), read-only batches included.", prometheus.ExponentialBuckets(1, 2, 14))
 	m.batchRecords = f.histogram("offsets_batch_records",
@@ -121,6 +121,9 @@ func New() *Node {
 var requestTypes = []string{"init", "commit_offset", "fetch_offset", "commit_offsets", "fetch_offsets",
 	"list_groups", "delete_offsets", "delete_group"}
 
+// writeTypes are the request types that change the store.
+var writeTypes = map[string]bool{"commit_offset": true, "commit_offsets": true, "delete_offsets": true, "delete_group": true}
+
 // Registry is where the node's metrics live; a component with metrics of
 // its own registers them here.
 func (m *Node) Registry() *prometheus.Registry { return m.reg }
@@ -153,7 +156,7 @@ func (m *Node) Batch(c *node.Counts) {
 			m.reqCache[k] = ctr
 		}
 		ctr.Add(float64(n))
-		if code == node.CodeCrash {
+		if code == node.CodeCrash && writeTypes[typ] {
 			m.refused.Add(float64(n))
 		}
 	})

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/node"
 )
 
 func TestStoreHooks(t *testing.T) {
@@ -58,6 +61,45 @@ offsets_recovery_records 7
 		t.Fatalf("last compaction timestamp %v", ts)
 	}
 }
+
+// TestRefusedWrites: writes answered with error 13 count as refused, reads
+// that got it do not.
+func TestRefusedWrites(t *testing.T) {
+	m := New()
+	in := `{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1"}}
+{"src":"c1","dest":"n1","body":{"type":"commit_offset","msg_id":2,"group":"g","topic":"t","partition":0,"offset":5}}
+{"src":"c1","dest":"n1","body":{"type":"delete_group","msg_id":3,"group":"g"}}
+{"src":"c1","dest":"n1","body":{"type":"fetch_offset","msg_id":4,"group":"g","topic":"t","partition":0}}
+{"src":"c1","dest":"n1","body":{"type":"fetch_offset","msg_id":5,"group":"g","topic":"t","partition":0}}
+`
+	err := node.Run(context.Background(), strings.NewReader(in), io.Discard, node.Config{
+		Open:     func(string) (node.Offsets, error) { return failingStore{}, nil },
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Observer: m,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.refused); got != 2 {
+		t.Fatalf("refused writes = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("fetch_offset", "13")); got != 2 {
+		t.Fatalf("fetch_offset/13 = %v, want 2", got)
+	}
+}
+
+// failingStore is a store whose every Flush fails.
+type failingStore struct{ node.Offsets }
+
+func (failingStore) CheckCommit([]byte, []consumeroffsets.Key) error      { return nil }
+func (failingStore) Commit(_, _ []byte, _ int32, _ int64, _ []byte) error { return nil }
+func (failingStore) DeleteGroup([]byte) (int, error)                      { return 0, nil }
+func (failingStore) Fetch([]byte, []byte, int32) (consumeroffsets.Committed, bool) {
+	return consumeroffsets.Committed{}, false
+}
+func (failingStore) ExpireOffsets() ([]consumeroffsets.ExpiredGroup, error) { return nil, nil }
+func (failingStore) Flush() error                                           { return errors.New("no space left on device") }
+func (failingStore) Close() error                                           { return nil }
 
 // TestNamesFollowConventions lints every metric with Prometheus' own
 // checker (units, _total on counters, no camel case).
