@@ -35,13 +35,14 @@ func (s *Store) maybeCompact() {
 	s.compacting = true
 	s.tombAtStart = s.tombBytes
 	through, opts := s.synced, s.compactorOptions()
-	logger := s.logger
+	logger, obs := s.logger, s.opts.Observer
 	go func() {
 		lowerPriority()
 		var k Keyer
 		c := compaction{dirty: dirty}
 		c.stats, c.err = compactor.Compact(s.log, through, &k, opts)
 		logCompaction(logger, c) // now, not when the store next looks
+		observeCompaction(obs, c)
 		s.compacted <- c
 	}()
 }
@@ -99,6 +100,7 @@ func (s *Store) Compact() (compactor.Stats, error) {
 	c := compaction{dirty: s.DirtyRatio()}
 	c.stats, c.err = compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
 	logCompaction(s.logger, c)
+	observeCompaction(s.opts.Observer, c)
 	s.finishCompaction(c)
 	return c.stats, c.err
 }

@@ -84,11 +84,14 @@ func (s *Store) batchTime() int64 {
 
 // Commit stages a commit of offset, with optional metadata, for the key.
 // The previous value, if any, is superseded even when it is higher: the
-// latest commit wins, as in Kafka. It fails only after an earlier write
-// failure.
+// latest commit wins, as in Kafka. It fails after an earlier write failure,
+// and with ErrLimit (staging nothing) when the key would pass a limit.
 func (s *Store) Commit(group, topic []byte, partition int32, offset int64, metadata []byte) error {
 	if s.failed != nil {
 		return s.failed
+	}
+	if err := s.checkCommit(group, topic, partition); err != nil {
+		return err
 	}
 	at := s.batchTime()
 	s.scratch = AppendOffsetCommit(s.scratch[:0], group, topic, partition, OffsetValue{Offset: offset, Metadata: string(metadata), CommitTime: at})
@@ -123,13 +126,17 @@ func (s *Store) Generation(group []byte) (int32, bool) {
 
 // SetGeneration stages a group record raising the group's generation to
 // gen. Fencing (refusing a lower one) is the caller's decision; an equal
-// generation writes nothing.
+// generation writes nothing. A new group past Options.MaxGroups, or whose
+// name is too long, fails with ErrLimit and stages nothing.
 func (s *Store) SetGeneration(group []byte, gen int32) error {
 	if s.failed != nil {
 		return s.failed
 	}
 	if cur, ok := s.Generation(group); ok && cur == gen {
 		return nil
+	}
+	if err := s.checkGroup(group); err != nil {
+		return err
 	}
 	s.scratch = AppendGroupMetadata(s.scratch[:0], group, gen, s.batchTime())
 	size := s.stage(TypeGroupMetadata, s.scratch)
@@ -265,7 +272,9 @@ func (s *Store) ExpireOffsets() ([]ExpiredGroup, error) {
 	sortExpired(expired)
 	for i := range expired {
 		expired[i].Offsets = s.deleteAllOffsets(s.idx.group([]byte(expired[i].Group)))
+		s.pendingExpiredOffsets += expired[i].Offsets
 	}
+	s.pendingExpiredGroups += len(expired)
 	return expired, nil
 }
 

@@ -1,6 +1,7 @@
 package consumeroffsets
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,13 @@ type Options struct {
 	// older than this (Kafka's offsets.retention.minutes). Zero turns expiry
 	// off.
 	OffsetsRetention time.Duration
+
+	// MaxKeys, MaxGroups and MaxNameBytes (of a group or topic name) bound
+	// what the store holds: a change past one fails with ErrLimit. Zero
+	// means the Default.
+	MaxKeys, MaxGroups, MaxNameBytes int
+	// Observer receives measurements (the metrics package's); may be nil.
+	Observer Observer
 }
 
 // Defaults for Options.
@@ -85,6 +93,8 @@ type Store struct {
 	nextTry    int64           // logSize below which no compaction is tried after a failure
 	logSize    int64           // bytes of records in the log (entry headers excluded)
 	failed     error
+
+	pendingExpiredGroups, pendingExpiredOffsets int // staged by ExpireOffsets
 }
 
 // wal is what the store needs of its log; *log.Log implements it, and tests
@@ -124,6 +134,9 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	if opts.TombstoneRetention == 0 {
 		opts.TombstoneRetention = DefaultTombstoneRetention
 	}
+	opts.MaxKeys = cmp.Or(opts.MaxKeys, DefaultMaxKeys)
+	opts.MaxGroups = cmp.Or(opts.MaxGroups, DefaultMaxGroups)
+	opts.MaxNameBytes = cmp.Or(opts.MaxNameBytes, DefaultMaxNameBytes)
 	s := &Store{log: l, idx: newIndex(), now: opts.Now, opts: opts, logger: opts.Logger,
 		compacted: make(chan compaction, 1)}
 	if s.now == nil {
@@ -140,7 +153,12 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 		return nil, RecoveryStats{}, err
 	}
 	s.synced = st.Last
-	return s, RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}, nil
+	rs := RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}
+	s.warnOverLimits()
+	if opts.Observer != nil {
+		opts.Observer.Recovered(rs, s.state())
+	}
+	return s, rs, nil
 }
 
 // Pending is the number of staged records not yet flushed.
@@ -155,6 +173,7 @@ func (s *Store) Flush() error {
 		return s.failed
 	}
 	idx, err := s.log.Append(&s.batch)
+	syncStart := time.Now()
 	if err == nil {
 		err = s.log.Sync()
 	}
@@ -165,9 +184,11 @@ func (s *Store) Flush() error {
 	}
 	s.logSize += s.pendingBytes
 	s.synced = idx
+	fs := s.flushStats(syncStart)
 	s.reset()
 	s.pollCompaction()
 	s.maybeCompact()
+	s.observeFlush(fs)
 	return nil
 }
 
@@ -177,6 +198,7 @@ func (s *Store) reset() {
 	s.nowMs = 0
 	s.pendingBytes = 0
 	s.pendingTomb = 0
+	s.pendingExpiredGroups, s.pendingExpiredOffsets = 0, 0
 }
 
 // Keys is the number of live offset keys.

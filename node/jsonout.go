@@ -69,8 +69,9 @@ func appendU4(dst []byte, r rune) []byte {
 // and separators of Python's json.dumps: src, dest, body; in the body type,
 // in_reply_to, the reply's own fields, msg_id.
 type replyWriter struct {
-	buf   []byte
-	msgID int64 // id of the next message sent
+	buf      []byte
+	msgID    int64 // id of the next message sent
+	lastCode int   // code of the last error reply, for counting; reset by the caller
 }
 
 // begin starts a reply and writes the body up to and including in_reply_to.
@@ -111,6 +112,7 @@ func (w *replyWriter) end() {
 
 // errorReply writes a complete Maelstrom error reply.
 func (w *replyWriter) errorReply(src, dest []byte, inReplyTo int64, code int, text string) {
+	w.lastCode = code
 	w.begin(src, dest, "error", inReplyTo)
 	w.intField("code", int64(code))
 	w.stringField("text", []byte(text))

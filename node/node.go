@@ -33,6 +33,10 @@ type Offsets interface {
 	Generation(group []byte) (int32, bool)
 	// SetGeneration stages raising the group's generation.
 	SetGeneration(group []byte, generation int32) error
+	// CheckCommit reports, with an error wrapping consumeroffsets.ErrLimit,
+	// whether committing the keys to group would pass a limit; it stages
+	// nothing.
+	CheckCommit(group []byte, keys []consumeroffsets.Key) error
 	// FetchGroup visits the group's offsets sorted by topic, then partition;
 	// only the given topics when topics is non-nil.
 	FetchGroup(group []byte, topics [][]byte, fn func(topic string, partition int32, c consumeroffsets.Committed))
@@ -61,6 +65,8 @@ type Config struct {
 	// ExpireEvery is how often offset retention is checked while running,
 	// besides right after init. Zero means only after init.
 	ExpireEvery time.Duration
+	// Observer receives request counts (the metrics package's); may be nil.
+	Observer Observer
 }
 
 // chunkSize is how many requests the reader hands over at once at most.
@@ -81,6 +87,8 @@ type Node struct {
 	out    replyWriter
 	// expireDue asks the next batch to expire abandoned groups' offsets.
 	expireDue bool
+	counts    Counts                // this batch's requests, for cfg.Observer
+	keys      []consumeroffsets.Key // scratch for checkLimits
 }
 
 // Run serves the messages on in until in ends or ctx is cancelled, writing
@@ -232,6 +240,7 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 			// that touched the store.
 			n.log.Error("log write failed; the batch is answered with error 13", "err", err)
 			n.out.buf, n.out.msgID = n.out.buf[:0], startID
+			n.counts.reset()
 			for _, c := range batch {
 				for i := range c.reqs {
 					if n.handle(&c.reqs[i], err) != nil {
@@ -241,6 +250,7 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 			}
 		}
 	}
+	n.observe() // before the replies, so that a client that saw one sees it counted
 	if _, err := out.Write(n.out.buf); err != nil {
 		return fmt.Errorf("write replies: %w", err)
 	}
@@ -251,6 +261,8 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 // use the store are answered with error 13 citing it. It returns an error
 // only when init cannot open the store, which ends the node.
 func (n *Node) handle(r *request, failed error) error {
+	n.out.lastCode = 0
+	defer n.count(r)
 	src := n.nodeID
 	if src == nil {
 		src = r.dest // before init the node has no name of its own
@@ -277,6 +289,9 @@ func (n *Node) handle(r *request, failed error) error {
 func (n *Node) apply(src []byte, r *request) (int, string) {
 	switch r.kind {
 	case kindCommit:
+		if code, text := n.checkLimits(r); code != 0 {
+			return code, text
+		}
 		if code, text := n.fence(r); code != 0 {
 			return code, text
 		}
@@ -285,6 +300,9 @@ func (n *Node) apply(src []byte, r *request) (int, string) {
 		}
 		n.out.begin(src, r.src, "commit_offset_ok", r.msgID)
 	case kindCommitBatch:
+		if code, text := n.checkLimits(r); code != 0 {
+			return code, text
+		}
 		if code, text := n.fence(r); code != 0 {
 			return code, text
 		}

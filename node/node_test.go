@@ -89,6 +89,8 @@ func key(g, t []byte, p int32) string {
 
 func (s *memStore) ExpireOffsets() ([]consumeroffsets.ExpiredGroup, error) { return nil, nil }
 
+func (s *memStore) CheckCommit([]byte, []consumeroffsets.Key) error { return nil }
+
 func (s *memStore) Commit(g, t []byte, p int32, off int64, _ []byte) error {
 	s.staged[key(g, t, p)] = off
 	return nil

@@ -20,7 +20,8 @@ import (
 // offsets-node; its stdout must equal NAME.out byte for byte. An optional
 // NAME.stderr holds one Go regexp per line; each must match a distinct
 // stderr line, in order, so a case can demand "one warning per bad line"
-// without fixing the warning's wording.
+// without fixing the warning's wording. An optional NAME.flags holds the
+// node's command-line flags for the case, separated by white space.
 //
 // -update rewrites the .out files from the binary. Only use it after
 // checking every changed line against the spec: the cases exist to be an
@@ -68,7 +69,13 @@ func runGoldenCase(t *testing.T, bin, base string) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), goldenTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
+	var flags []string
+	if b, err := os.ReadFile(base + ".flags"); err == nil {
+		flags = strings.Fields(string(b))
+	} else if !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, flags...)
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/metrics"
 	"github.com/maelstrom-offsets/offsets/node"
 )
 
@@ -46,6 +47,10 @@ func run() int {
 	offsetsRetention := fs.Duration("offsets-retention", consumeroffsets.DefaultOffsetsRetention,
 		"expire the offsets of a group whose newest commit is older than this (Kafka's offsets.retention.minutes); 0 turns expiry off")
 	retentionCheck := fs.Duration("retention-check-interval", time.Minute, "how often offset retention is checked while running")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (port 0: any free port, logged at start)")
+	maxKeys := fs.Int("max-keys", consumeroffsets.DefaultMaxKeys, "most live offset keys; a commit of a new key past it is refused with error 14")
+	maxGroups := fs.Int("max-groups", consumeroffsets.DefaultMaxGroups, "most groups; a commit to a new group past it is refused with error 14")
+	maxNameBytes := fs.Int("max-name-bytes", consumeroffsets.DefaultMaxNameBytes, "longest group or topic name in a commit, in bytes; longer is refused with error 14")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -65,6 +70,10 @@ func run() int {
 	}
 	if *retention <= 0 {
 		fmt.Fprintf(os.Stderr, "offsets-node: --tombstone-retention must be positive, not %v\n", *retention)
+		return 2
+	}
+	if *maxKeys <= 0 || *maxGroups <= 0 || *maxNameBytes <= 0 {
+		fmt.Fprintf(os.Stderr, "offsets-node: --max-keys, --max-groups and --max-name-bytes must be positive\n")
 		return 2
 	}
 	if *syncMode != "fsync" && *syncMode != "none" {
@@ -95,18 +104,33 @@ func run() int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var observer *metrics.Node // nil when metrics are off: the hooks cost nothing then
+	if *metricsAddr != "" {
+		observer = metrics.New()
+		observer.SetLimits(*maxKeys, *maxGroups, *maxNameBytes)
+		srv, err := observer.Listen(*metricsAddr)
+		if err != nil {
+			logger.Error("cannot serve metrics", "addr", *metricsAddr, "err", err)
+			return 1
+		}
+		defer srv.Close()
+		logger.Info("serving metrics", "addr", srv.Addr().String(), "path", "/metrics")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	cfg := node.Config{
 		Logger:      logger,
 		MaxBatch:    *maxBatch,
 		ExpireEvery: expireEvery(*offsetsRetention, *retentionCheck),
+		Observer:    nodeObserver(observer),
 		Open: func(nodeID string) (node.Offsets, error) {
 			dir := filepath.Join(root, nodeID)
 			s, rs, err := consumeroffsets.Open(dir, consumeroffsets.Options{
 				NoSync: noSync, SegmentSize: *segmentSize, Logger: logger,
 				CompactDirtyRatio: *dirtyRatio, CompactMinBytes: *minBytes, TombstoneRetention: *retention,
 				OffsetsRetention: *offsetsRetention,
+				MaxKeys:          *maxKeys, MaxGroups: *maxGroups, MaxNameBytes: *maxNameBytes,
+				Observer: storeObserver(observer),
 			})
 			if err != nil {
 				return nil, err
@@ -131,4 +155,20 @@ func expireEvery(retention, interval time.Duration) time.Duration {
 		return 0
 	}
 	return interval
+}
+
+// storeObserver and nodeObserver turn a nil *metrics.Node into nil
+// interfaces, which the hooks test for.
+func storeObserver(m *metrics.Node) consumeroffsets.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func nodeObserver(m *metrics.Node) node.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
 }

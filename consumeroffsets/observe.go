@@ -1,0 +1,67 @@
+package consumeroffsets
+
+import (
+	"time"
+
+	"github.com/maelstrom-offsets/offsets/compactor"
+)
+
+// Observer receives the store's measurements as they happen; the metrics
+// package implements it. Options.Observer may be nil.
+//
+// Recovered and Flushed are called on the goroutine that uses the store,
+// Compacted on the compaction's own goroutine: an Observer must be safe for
+// concurrent use, and must not call back into the store (which is not).
+type Observer interface {
+	// Recovered is called once, after Open replayed the log.
+	Recovered(RecoveryStats, State)
+	// Flushed is called after each Flush that wrote and synced an entry
+	// (one group commit).
+	Flushed(FlushStats, State)
+	// Compacted is called when a compaction ends, with its error if it
+	// failed.
+	Compacted(compactor.Stats, error)
+}
+
+// FlushStats describes one group commit.
+type FlushStats struct {
+	Records int           // records in the entry
+	Bytes   int64         // their bytes
+	Sync    time.Duration // time in the log's Sync (the fsync)
+	// ExpiredGroups and ExpiredOffsets count what offsets retention
+	// expired in this entry.
+	ExpiredGroups, ExpiredOffsets int
+}
+
+// State is a snapshot of the store's size, taken on the store's goroutine
+// so that an Observer can publish it without touching the store.
+type State struct {
+	Keys       int     // live offset keys
+	Groups     int     // groups held (with an offset or a generation)
+	LogBytes   int64   // record bytes in the log (entry headers excluded)
+	DirtyRatio float64 // see Store.DirtyRatio
+}
+
+func (s *Store) state() State {
+	return State{Keys: s.idx.keys, Groups: len(s.idx.groups), LogBytes: s.logSize, DirtyRatio: s.DirtyRatio()}
+}
+
+// flushStats describes the batch being flushed; call it before reset.
+func (s *Store) flushStats(syncStart time.Time) FlushStats {
+	return FlushStats{Records: s.batch.Len(), Bytes: s.pendingBytes, Sync: time.Since(syncStart),
+		ExpiredGroups: s.pendingExpiredGroups, ExpiredOffsets: s.pendingExpiredOffsets}
+}
+
+// observeFlush reports a group commit and the store's state after it.
+func (s *Store) observeFlush(fs FlushStats) {
+	if s.opts.Observer != nil {
+		s.opts.Observer.Flushed(fs, s.state())
+	}
+}
+
+// observeCompaction reports a finished compaction; obs may be nil.
+func observeCompaction(obs Observer, c compaction) {
+	if obs != nil {
+		obs.Compacted(c.stats, c.err)
+	}
+}
