@@ -1,7 +1,9 @@
 package consumeroffsets
 
 import (
+	"errors"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/compactor"
@@ -26,6 +28,9 @@ func (s *Store) maybeCompact() {
 		return
 	}
 	if s.logSize < s.opts.CompactMinBytes || s.logSize < s.nextTry {
+		return
+	}
+	if !s.compactAfter.IsZero() && time.Now().Before(s.compactAfter) {
 		return
 	}
 	dirty := s.DirtyRatio()
@@ -79,10 +84,18 @@ func (s *Store) finishCompaction(c compaction) {
 	st := c.stats
 	if c.err != nil {
 		// The log is intact (a failed compaction changes nothing that is
-		// replayed); try again after as many new bytes as the threshold.
+		// replayed and removes its checkpoint.N.tmp). A full disk may
+		// have room again soon, and compaction is what gives room back:
+		// try again after a while. Anything else: after as many new bytes
+		// as the threshold.
+		if errors.Is(c.err, syscall.ENOSPC) || errors.Is(c.err, syscall.EDQUOT) {
+			s.compactAfter = time.Now().Add(compactRetry)
+			return
+		}
 		s.nextTry = s.logSize + s.opts.CompactMinBytes
 		return
 	}
+	s.compactAfter = time.Time{}
 	s.logSize -= st.RecordBytes - st.KeptBytes
 	// Tombstones written while it ran are still in the log, after Through.
 	s.tombBytes = st.TombstoneBytesKept + (s.tombBytes - s.tombAtStart)
