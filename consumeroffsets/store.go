@@ -15,11 +15,11 @@ var (
 	// than a full disk: nothing staged since the last Flush was applied,
 	// and the store refuses writes until it is reopened (after a failed
 	// fsync the page cache cannot be trusted). Reads go on.
-	ErrFailed = errors.New("consumeroffsets: log write failed; writes are refused until a restart")
+	ErrFailed = errors.New("consumeroffsets: log write failed, writes are refused until a restart")
 	// ErrNoSpace reports a Flush that found the disk full (ENOSPC, EDQUOT):
 	// nothing staged since the last Flush was applied or left in the log,
 	// and the next Flush after RetryBackoff writes again.
-	ErrNoSpace = errors.New("consumeroffsets: no space left for the log; writes are retried")
+	ErrNoSpace = errors.New("consumeroffsets: disk full, writes are retried")
 )
 
 // RetryBackoff is how long Flush refuses writes, without trying, after a
