@@ -110,7 +110,7 @@ func (c *fullDiskClient) round(parts []int) int {
 }
 
 func countLines(s, pattern string) int {
-	return len(regexp.MustCompile(`(?m)^.*` + pattern + `.*$`).FindAllString(s, -1))
+	return len(regexp.MustCompile(`(?m)^.*`+pattern+`.*$`).FindAllString(s, -1))
 }
 
 // TestFullDisk fills a 3 MiB tmpfs with commits: commits get error 13,
