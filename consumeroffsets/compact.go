@@ -2,11 +2,13 @@ package consumeroffsets
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"syscall"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/compactor"
+	"github.com/maelstrom-offsets/offsets/log"
 )
 
 // compaction is the outcome of one background compaction.
@@ -43,12 +45,30 @@ func (s *Store) maybeCompact() {
 	logger := s.logger
 	go func() {
 		lowerPriority()
-		var k Keyer
 		c := compaction{dirty: dirty}
-		c.stats, c.err = compactor.Compact(s.log, through, &k, opts)
+		c.stats, c.err = compact(s.log, through, opts)
 		logCompaction(logger, c) // now, not when the store next looks
 		s.compacted <- c
 	}()
+}
+
+// compact compacts l through the given index, after finishing the release
+// of the newest checkpoint's wal entries if an earlier compaction wrote the
+// checkpoint but could not truncate the wal (a full disk: tidwall's .START
+// file did not fit). Without that, every retry on a full disk would leave
+// one more checkpoint, a copy of the live records, that only a successful
+// release removes. When nothing is pending the release does nothing but
+// look (and fsync the wal directory).
+func compact(l wal, through uint64, opts compactor.Options) (compactor.Stats, error) {
+	if ck, ok, err := log.CheckpointIndex(l.Dir()); err != nil {
+		return compactor.Stats{Through: through}, err
+	} else if ok {
+		if _, err := l.ReleaseThrough(ck, nil); err != nil {
+			return compactor.Stats{Through: through}, fmt.Errorf("consumeroffsets: finish releasing the wal through checkpoint %d: %w", ck, err)
+		}
+	}
+	var k Keyer
+	return compactor.Compact(l, through, &k, opts)
 }
 
 // logCompaction writes the one line a compaction gets on stderr.
@@ -107,10 +127,9 @@ func (s *Store) Compact() (compactor.Stats, error) {
 	if s.compacting {
 		s.finishCompaction(<-s.compacted)
 	}
-	var k Keyer
 	s.tombAtStart = s.tombBytes
 	c := compaction{dirty: s.DirtyRatio()}
-	c.stats, c.err = compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
+	c.stats, c.err = compact(s.log, s.synced, s.compactorOptions())
 	logCompaction(s.logger, c)
 	s.finishCompaction(c)
 	return c.stats, c.err
