@@ -147,8 +147,8 @@ func TestAppendNoSpaceRewinds(t *testing.T) {
 		if got := fileSize(t, seg); got != before {
 			t.Fatalf("tail segment is %d bytes after a failed append, want %d: the partial write was not cut", got, before)
 		}
-		if l.LastIndex() != 5 {
-			t.Fatalf("LastIndex = %d after a failed append", l.LastIndex())
+		if l.LastIndex() != 5 || l.tailBytes != int(before) {
+			t.Fatalf("LastIndex = %d, tail mirror %d bytes after a failed append; want 5, %d", l.LastIndex(), l.tailBytes, before)
 		}
 	}
 	if got := openFDs(t); got > fds {
@@ -213,8 +213,8 @@ func TestAppendNoSpaceOnCycle(t *testing.T) {
 		t.Fatalf("after the failed cycle: segment %d bytes (want %d), LastIndex %d (want 1)", got, before, l.LastIndex())
 	}
 	os.Remove(fillers[len(fillers)-1])
-	if idx, err := l.Append(batchOf(40_000, 'c')); err != nil || idx != 2 {
-		t.Fatalf("append with an inode free: %d, %v", idx, err)
+	if idx, err := l.Append(batchOf(40_000, 'c')); err != nil || idx != 2 || !l.dirDirty || l.tailBytes != 0 {
+		t.Fatalf("append with an inode free: %d, %v; dirDirty %v, tail mirror %d (want true, 0: tidwall cycled)", idx, err, l.dirDirty, l.tailBytes)
 	}
 	sizes, tags = append(sizes, 40_000), append(tags, 'c')
 	if err := l.Sync(); err != nil {
@@ -253,16 +253,16 @@ func TestAppendNoSpaceOnCycle(t *testing.T) {
 		t.Fatalf("LastIndex %d, want 3", l.LastIndex())
 	}
 	os.Remove(more[0])
-	if idx, err := l.Append(batchOf(100, 'f')); err != nil || idx != 4 {
-		t.Fatalf("append after freeing an inode: %d, %v", idx, err)
+	if idx, err := l.Append(batchOf(100, 'f')); err != nil || idx != 4 || !l.dirDirty {
+		t.Fatalf("append after freeing an inode: %d, %v; dirDirty %v (want true: tidwall cycled first)", idx, err, l.dirDirty)
 	}
 	sizes, tags = append(sizes, 100), append(tags, 'f')
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	checkEntries(t, dir, sizes, tags)
-	if fi, err := os.Stat(filepath.Join(dir, "wal", segmentName(4))); err != nil || fi.Size() == 0 {
-		t.Fatalf("entry 4 is not in a segment of its own: %v", err)
+	if fi, err := os.Stat(filepath.Join(dir, "wal", segmentName(4))); err != nil || fi.Size() == 0 || int(fi.Size()) != l.tailBytes {
+		t.Fatalf("entry 4 is not in a segment of its own, or the tail mirror (%d bytes) does not match it: %v", l.tailBytes, err)
 	}
 }
 
