@@ -1,45 +1,25 @@
 package consumeroffsets
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// mountTmpfs mounts a tmpfs with the given options on a fresh directory and
-// unmounts it when the test ends; it skips the test when not root or when
-// the mount fails.
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: filling a small tmpfs needs root to mount it")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("skipped: cannot mount a tmpfs (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
+	"github.com/maelstrom-offsets/offsets/internal/tmpfstest"
+)
 
 // TestCompactionOnFullDisk runs compactions on a tmpfs with no inode left,
 // freeing one more before each try: every failed one leaves the log as it
 // was (no checkpoint.N.tmp, the writes and reads of the store unaffected)
 // and asks for a retry later, until one succeeds.
 func TestCompactionOnFullDisk(t *testing.T) {
-	mnt := mountTmpfs(t, "size=8m,nr_inodes=32")
+	mnt := tmpfstest.Mount(t, "size=8m,nr_inodes=32")
 	dir := filepath.Join(mnt, "n1")
 	s, _, err := Open(dir, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		SegmentSize: 1 << 20, CompactMinBytes: -1})

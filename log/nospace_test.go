@@ -6,31 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
-)
 
-// mountTmpfs mounts a tmpfs with the given options (size=..., nr_inodes=...)
-// on a fresh directory and unmounts it when the test ends. It skips the test
-// when not root or when the mount fails (a container without the right).
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: mounting a small tmpfs to fill needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("skipped: cannot mount a tmpfs (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
+	"github.com/maelstrom-offsets/offsets/internal/tmpfstest"
+)
 
 // fillBytes writes a file until the file system is out of space.
 func fillBytes(t *testing.T, path string) {
@@ -116,7 +97,7 @@ func checkEntries(t *testing.T, dir string, sizes []int, tags []byte) {
 // its last entry, repeated failures leak no descriptor, and once there is
 // room the next Append writes at the next index with no reopen.
 func TestAppendNoSpaceRewinds(t *testing.T) {
-	mnt := mountTmpfs(t, "size=1m")
+	mnt := tmpfstest.Mount(t, "size=1m")
 	dir := filepath.Join(mnt, "n1")
 	l, err := Open(dir, Options{SegmentSize: 256 << 10, Logger: quiet()})
 	if err != nil {
@@ -186,7 +167,7 @@ func TestAppendNoSpaceRewinds(t *testing.T) {
 // it. Then the same with a tail already over SegmentSize, where tidwall
 // cycles before writing and is left with no open file.
 func TestAppendNoSpaceOnCycle(t *testing.T) {
-	mnt := mountTmpfs(t, "size=4m,nr_inodes=16")
+	mnt := tmpfstest.Mount(t, "size=4m,nr_inodes=16")
 	dir := filepath.Join(mnt, "n1")
 	const segSize = 64 << 10
 	l, err := Open(dir, Options{SegmentSize: segSize, Logger: quiet()})

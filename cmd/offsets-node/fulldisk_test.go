@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -16,27 +14,8 @@ import (
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/internal/tmpfstest"
 )
-
-// mountTmpfs mounts a tmpfs with the given options on a fresh directory and
-// unmounts it when the test ends; it skips the test when not root or when
-// the mount fails.
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: filling a small tmpfs needs root to mount it")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("skipped: cannot mount a tmpfs (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // fullDiskClient drives a node on a disk that fills up. It keeps, per
 // partition of group g / topic t, the offset of the last acknowledged
@@ -121,7 +100,7 @@ func countLines(s, pattern string) int {
 // without a restart, with one line counting the refused requests; a
 // restart finds every acknowledged offset.
 func TestFullDisk(t *testing.T) {
-	mnt := mountTmpfs(t, "size=3m")
+	mnt := tmpfstest.Mount(t, "size=3m")
 	filler := filepath.Join(mnt, "filler")
 	if err := os.WriteFile(filler, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
