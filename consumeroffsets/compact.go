@@ -41,30 +41,31 @@ func (s *Store) maybeCompact() {
 	}
 	s.compacting = true
 	s.tombAtStart = s.tombBytes
-	through, opts := s.synced, s.compactorOptions()
+	through, opts, release := s.synced, s.compactorOptions(), s.releaseFirst
 	logger := s.logger
 	go func() {
 		lowerPriority()
 		c := compaction{dirty: dirty}
-		c.stats, c.err = compact(s.log, through, opts)
+		c.stats, c.err = compact(s.log, through, release, opts)
 		logCompaction(logger, c) // now, not when the store next looks
 		s.compacted <- c
 	}()
 }
 
-// compact compacts l through the given index, after finishing the release
-// of the newest checkpoint's wal entries if an earlier compaction wrote the
-// checkpoint but could not truncate the wal (a full disk: tidwall's .START
-// file did not fit). Without that, every retry on a full disk would leave
-// one more checkpoint, a copy of the live records, that only a successful
-// release removes. When nothing is pending the release does nothing but
-// look (and fsync the wal directory).
-func compact(l wal, through uint64, opts compactor.Options) (compactor.Stats, error) {
-	if ck, ok, err := log.CheckpointIndex(l.Dir()); err != nil {
-		return compactor.Stats{Through: through}, err
-	} else if ok {
-		if _, err := l.ReleaseThrough(ck, nil); err != nil {
-			return compactor.Stats{Through: through}, fmt.Errorf("consumeroffsets: finish releasing the wal through checkpoint %d: %w", ck, err)
+// compact compacts l through the given index. With release it first
+// finishes the release of the newest checkpoint's wal entries: an earlier
+// compaction wrote that checkpoint but could not truncate the wal (a full
+// disk: tidwall's .START file did not fit). Without that, every retry on a
+// full disk would leave one more checkpoint, a copy of the live records,
+// that only a successful release removes.
+func compact(l wal, through uint64, release bool, opts compactor.Options) (compactor.Stats, error) {
+	if release {
+		if ck, ok, err := log.CheckpointIndex(l.Dir()); err != nil {
+			return compactor.Stats{Through: through}, err
+		} else if ok {
+			if _, err := l.ReleaseThrough(ck, nil); err != nil {
+				return compactor.Stats{Through: through}, fmt.Errorf("consumeroffsets: finish releasing the wal through checkpoint %d: %w", ck, err)
+			}
 		}
 	}
 	var k Keyer
@@ -110,12 +111,14 @@ func (s *Store) finishCompaction(c compaction) {
 		// as the threshold.
 		if errors.Is(c.err, syscall.ENOSPC) || errors.Is(c.err, syscall.EDQUOT) {
 			s.compactAfter = time.Now().Add(compactRetry)
+			// The checkpoint may be written and the wal not truncated.
+			s.releaseFirst = true
 			return
 		}
 		s.nextTry = s.logSize + s.opts.CompactMinBytes
 		return
 	}
-	s.compactAfter = time.Time{}
+	s.compactAfter, s.releaseFirst = time.Time{}, false
 	s.logSize -= st.RecordBytes - st.KeptBytes
 	// Tombstones written while it ran are still in the log, after Through.
 	s.tombBytes = st.TombstoneBytesKept + (s.tombBytes - s.tombAtStart)
@@ -129,7 +132,7 @@ func (s *Store) Compact() (compactor.Stats, error) {
 	}
 	s.tombAtStart = s.tombBytes
 	c := compaction{dirty: s.DirtyRatio()}
-	c.stats, c.err = compact(s.log, s.synced, s.compactorOptions())
+	c.stats, c.err = compact(s.log, s.synced, s.releaseFirst, s.compactorOptions())
 	logCompaction(s.logger, c)
 	s.finishCompaction(c)
 	return c.stats, c.err

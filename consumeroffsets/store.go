@@ -100,8 +100,10 @@ type Store struct {
 	compacted  chan compaction // a finished background compaction
 	nextTry    int64           // logSize below which no compaction is tried after a failure
 	logSize    int64           // bytes of records in the log (entry headers excluded)
-	// compactAfter: no compaction before it, after one failed for want of room.
+	// After a compaction failed for want of room: none before compactAfter,
+	// and the next one first finishes releasing the wal (see compact).
 	compactAfter time.Time
+	releaseFirst bool
 
 	failed  error         // a final write failure (ErrFailed)
 	full    error         // the last write failed for want of room (ErrNoSpace); nil once one succeeds
