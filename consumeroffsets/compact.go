@@ -1,10 +1,14 @@
 package consumeroffsets
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/compactor"
+	"github.com/maelstrom-offsets/offsets/log"
 )
 
 // compaction is the outcome of one background compaction.
@@ -28,23 +32,45 @@ func (s *Store) maybeCompact() {
 	if s.logSize < s.opts.CompactMinBytes || s.logSize < s.nextTry {
 		return
 	}
+	if !s.compactAfter.IsZero() && time.Now().Before(s.compactAfter) {
+		return
+	}
 	dirty := s.DirtyRatio()
 	if dirty < s.opts.CompactDirtyRatio {
 		return
 	}
 	s.compacting = true
 	s.tombAtStart = s.tombBytes
-	through, opts := s.synced, s.compactorOptions()
+	through, opts, release := s.synced, s.compactorOptions(), s.releaseFirst
 	logger, obs := s.logger, s.opts.Observer
 	go func() {
 		lowerPriority()
-		var k Keyer
 		c := compaction{dirty: dirty}
-		c.stats, c.err = compactor.Compact(s.log, through, &k, opts)
+		c.stats, c.err = compact(s.log, through, release, opts)
 		logCompaction(logger, c) // now, not when the store next looks
 		observeCompaction(obs, c)
 		s.compacted <- c
 	}()
+}
+
+// compact compacts l through the given index. With release it first
+// finishes the release of the newest checkpoint's wal entries: an earlier
+// compaction wrote that checkpoint but could not truncate the wal (a full
+// disk: tidwall's .START file did not fit). Without that, every retry on a
+// full disk would leave one more checkpoint, a copy of the live records,
+// that only a successful release removes.
+func compact(l wal, through uint64, release bool, opts compactor.Options) (compactor.Stats, error) {
+	if release {
+		if ck, ok, err := log.CheckpointIndex(l.Dir()); err != nil {
+			return compactor.Stats{Through: through}, err
+		} else if ok {
+			if _, err := l.ReleaseThrough(ck, nil); err != nil {
+				return compactor.Stats{Through: through}, fmt.Errorf("consumeroffsets: finish releasing the wal through checkpoint %d: %w", ck, err)
+			}
+		}
+	}
+	var k Keyer
+	return compactor.Compact(l, through, &k, opts)
 }
 
 // logCompaction writes the one line a compaction gets on stderr.
@@ -80,10 +106,20 @@ func (s *Store) finishCompaction(c compaction) {
 	st := c.stats
 	if c.err != nil {
 		// The log is intact (a failed compaction changes nothing that is
-		// replayed); try again after as many new bytes as the threshold.
+		// replayed and removes its checkpoint.N.tmp). A full disk may
+		// have room again soon, and compaction is what gives room back:
+		// try again after a while. Anything else: after as many new bytes
+		// as the threshold.
+		if errors.Is(c.err, syscall.ENOSPC) || errors.Is(c.err, syscall.EDQUOT) {
+			s.compactAfter = time.Now().Add(compactRetry)
+			// The checkpoint may be written and the wal not truncated.
+			s.releaseFirst = true
+			return
+		}
 		s.nextTry = s.logSize + s.opts.CompactMinBytes
 		return
 	}
+	s.compactAfter, s.releaseFirst = time.Time{}, false
 	s.logSize -= st.RecordBytes - st.KeptBytes
 	// Tombstones written while it ran are still in the log, after Through.
 	s.tombBytes = st.TombstoneBytesKept + (s.tombBytes - s.tombAtStart)
@@ -95,10 +131,9 @@ func (s *Store) Compact() (compactor.Stats, error) {
 	if s.compacting {
 		s.finishCompaction(<-s.compacted)
 	}
-	var k Keyer
 	s.tombAtStart = s.tombBytes
 	c := compaction{dirty: s.DirtyRatio()}
-	c.stats, c.err = compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
+	c.stats, c.err = compact(s.log, s.synced, s.releaseFirst, s.compactorOptions())
 	logCompaction(s.logger, c)
 	observeCompaction(s.opts.Observer, c)
 	s.finishCompaction(c)

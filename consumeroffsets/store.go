@@ -11,9 +11,25 @@ import (
 	"github.com/maelstrom-offsets/offsets/log"
 )
 
-// ErrFailed reports that a write or fsync failed: nothing staged since the
-// last Flush was applied, and the store refuses writes until it is reopened.
-var ErrFailed = errors.New("consumeroffsets: log write failed")
+var (
+	// ErrFailed reports that a write or fsync failed for a reason other
+	// than a full disk: nothing staged since the last Flush was applied,
+	// and the store refuses writes until it is reopened (after a failed
+	// fsync the page cache cannot be trusted). Reads go on.
+	ErrFailed = errors.New("consumeroffsets: log write failed, writes are refused until a restart")
+	// ErrNoSpace reports a Flush that found the disk full (ENOSPC, EDQUOT):
+	// nothing staged since the last Flush was applied or left in the log,
+	// and the next Flush after RetryBackoff writes again.
+	ErrNoSpace = errors.New("consumeroffsets: disk full, writes are retried")
+)
+
+// RetryBackoff is how long Flush refuses writes, without trying, after a
+// write first fails for want of room; after it, every Flush tries.
+const RetryBackoff = 100 * time.Millisecond
+
+// compactRetry is how long after a compaction failed for want of room the
+// next one may start.
+const compactRetry = 10 * time.Second
 
 // Options configures Open.
 type Options struct {
@@ -92,7 +108,15 @@ type Store struct {
 	compacted  chan compaction // a finished background compaction
 	nextTry    int64           // logSize below which no compaction is tried after a failure
 	logSize    int64           // bytes of records in the log (entry headers excluded)
-	failed     error
+	// After a compaction failed for want of room: none before compactAfter,
+	// and the next one first finishes releasing the wal (see compact).
+	compactAfter time.Time
+	releaseFirst bool
+
+	failed  error         // a final write failure (ErrFailed)
+	full    error         // the last write failed for want of room (ErrNoSpace); nil once one succeeds
+	retryAt time.Time     // no write is tried before this while full is set
+	backoff time.Duration // RetryBackoff; tests shorten it
 
 	pendingExpiredGroups, pendingExpiredOffsets int // staged by ExpireOffsets
 }
@@ -138,7 +162,7 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	opts.MaxGroups = cmp.Or(opts.MaxGroups, DefaultMaxGroups)
 	opts.MaxNameBytes = cmp.Or(opts.MaxNameBytes, DefaultMaxNameBytes)
 	s := &Store{log: l, idx: newIndex(), now: opts.Now, opts: opts, logger: opts.Logger,
-		compacted: make(chan compaction, 1)}
+		compacted: make(chan compaction, 1), backoff: RetryBackoff}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -164,13 +188,27 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 // Pending is the number of staged records not yet flushed.
 func (s *Store) Pending() int { return s.batch.Len() }
 
-// Flush writes every staged record as one log entry and fsyncs it. On
-// failure the staged changes are rolled back out of the index and the store
-// refuses later writes with ErrFailed: what reached the disk is known only
-// after a reopen, and no reply may claim it.
+// Flush writes every staged record as one log entry and fsyncs it. With
+// nothing staged it does nothing and returns nil, whatever failed before:
+// reads need no write.
+//
+// On failure the staged changes are rolled back out of the index, so that
+// it holds the durable state again, and no reply may claim them. When the
+// disk is full the error wraps ErrNoSpace: the log was brought back to its
+// last durable entry, Flush refuses writes without trying for RetryBackoff,
+// and after that every Flush tries again. Any other failure wraps ErrFailed
+// and is final: the store refuses writes until it is reopened.
 func (s *Store) Flush() error {
 	if s.batch.Len() == 0 {
+		return nil
+	}
+	if s.failed != nil {
+		s.rollback()
 		return s.failed
+	}
+	if s.full != nil && time.Now().Before(s.retryAt) {
+		s.rollback()
+		return s.full
 	}
 	idx, err := s.log.Append(&s.batch)
 	syncStart := time.Now()
@@ -179,9 +217,17 @@ func (s *Store) Flush() error {
 	}
 	if err != nil {
 		s.rollback()
+		if errors.Is(err, log.ErrNoSpace) {
+			if s.full == nil {
+				s.retryAt = time.Now().Add(s.backoff)
+			}
+			s.full = fmt.Errorf("%w: %v", ErrNoSpace, err)
+			return s.full
+		}
 		s.failed = fmt.Errorf("%w: %v", ErrFailed, err)
 		return s.failed
 	}
+	s.full = nil
 	s.logSize += s.pendingBytes
 	s.synced = idx
 	fs := s.flushStats(syncStart)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,10 +88,13 @@ func TestLatestWinsEvenWhenLower(t *testing.T) {
 	}
 }
 
-// failingWal passes everything to a real log but fails Sync on demand.
+// failingWal passes everything to a real log but fails Sync, or Append as
+// the log does on a full disk, on demand.
 type failingWal struct {
 	wal
-	failSync bool
+	failSync   bool
+	failAppend bool
+	appends    int
 }
 
 func (f *failingWal) Sync() error {
@@ -98,6 +102,14 @@ func (f *failingWal) Sync() error {
 		return errors.New("injected: fsync: input/output error")
 	}
 	return f.wal.Sync()
+}
+
+func (f *failingWal) Append(b *log.Batch) (uint64, error) {
+	f.appends++
+	if f.failAppend {
+		return 0, fmt.Errorf("%w: injected: write: %w", log.ErrNoSpace, syscall.ENOSPC)
+	}
+	return f.wal.Append(b)
 }
 
 func TestFailedFlushRollsBack(t *testing.T) {
@@ -135,7 +147,76 @@ func TestFailedFlushRollsBack(t *testing.T) {
 	if err := s.Commit([]byte("g"), []byte("t"), 0, 50, nil); !errors.Is(err, ErrFailed) {
 		t.Fatalf("Commit after failure = %v, want ErrFailed", err)
 	}
+	fw.failSync = false // a failed fsync is final even if the next would work
+	if _, err := s.DeleteGroup([]byte("g")); !errors.Is(err, ErrFailed) {
+		t.Fatalf("DeleteGroup after a failed fsync = %v, want ErrFailed", err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatalf("Flush with nothing staged after a failure = %v, want nil: reads need no write", err)
+	}
+	if got, _ := fetch(s, old); got != 10 {
+		t.Fatalf("read after a failed fsync = %d, want 10", got)
+	}
 	s.Close()
+}
+
+// TestFullDiskRetries: a Flush that finds the disk full rolls back, does
+// not make the store refuse writes for good, refuses without trying during
+// the back-off, and a later Flush writes.
+func TestFullDiskRetries(t *testing.T) {
+	dir := t.TempDir()
+	l, err := log.Open(dir, log.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := &failingWal{wal: l}
+	s, _, err := openWal(fw, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.backoff = time.Hour
+	k := OffsetKey{"g", "t", 0}
+	commit(t, s, k, 10)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	fw.failAppend = true
+	commit(t, s, k, 20)
+	if err := s.Flush(); !errors.Is(err, ErrNoSpace) || errors.Is(err, ErrFailed) {
+		t.Fatalf("Flush on a full disk = %v, want ErrNoSpace", err)
+	}
+	if got, _ := fetch(s, k); got != 10 {
+		t.Fatalf("after a full-disk flush = %d, want the durable 10", got)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatalf("empty Flush on a full disk = %v", err)
+	}
+	fw.failAppend = false
+	commit(t, s, k, 30) // staged: a full disk is not final
+	if err := s.Flush(); !errors.Is(err, ErrNoSpace) || fw.appends != 2 {
+		t.Fatalf("Flush within the back-off = %v after %d appends; want ErrNoSpace without a third append", err, fw.appends)
+	}
+	if got, _ := fetch(s, k); got != 10 {
+		t.Fatalf("after a refused flush = %d, want 10", got)
+	}
+	s.retryAt = time.Time{} // the back-off has passed
+	commit(t, s, k, 40)
+	if err := s.Flush(); err != nil {
+		t.Fatalf("Flush after the back-off with room = %v", err)
+	}
+	fw.failAppend = true
+	commit(t, s, k, 50)
+	if err := s.Flush(); !errors.Is(err, ErrNoSpace) || fw.appends != 4 {
+		t.Fatalf("a new full disk after a success: %v after %d appends, want ErrNoSpace after 4", err, fw.appends)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, dir)
+	defer s.Close()
+	if got, _ := fetch(s, k); got != 40 {
+		t.Fatalf("after reopen = %d, want 40", got)
+	}
 }
 
 func TestDirtyRatio(t *testing.T) {

@@ -135,6 +135,7 @@ func CreateCheckpoint(dir string, n uint64, segmentSize int) (*CheckpointWriter,
 	}
 	w, err := wal.Open(tmp, &wal.Options{NoSync: true, SegmentSize: segmentSize, AllowEmpty: true, NoCopy: true})
 	if err != nil {
+		os.RemoveAll(tmp) // a full disk lets tidwall create the directory but not its first segment
 		return nil, fmt.Errorf("log: create checkpoint: %w", err)
 	}
 	return &CheckpointWriter{dir: dir, n: n, tmp: tmp, wal: w}, nil
@@ -328,6 +329,12 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 		return fmt.Errorf("log: release through %d past the last index %d", n, l.last)
 	}
 	if err := l.wal.TruncateFront(n + 1); err != nil {
+		if _, ferr := l.wal.FirstIndex(); ferr == nil && isNoSpace(err) {
+			// tidwall could not write its .START file, the first step, and
+			// removed its temporary: nothing changed, a later compaction
+			// tries again.
+			return fmt.Errorf("%w: truncate front to %d: %w", ErrNoSpace, n+1, err)
+		}
 		l.failed = err // tidwall marks itself corrupt; only a reopen recovers
 		return fmt.Errorf("log: truncate front to %d: %w", n+1, err)
 	}

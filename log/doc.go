@@ -67,6 +67,15 @@
 // data. tidwall fsyncs a segment itself before it cycles away from it, so
 // every segment but the newest is complete on disk.
 //
+// When a write fails because the file system is full (ENOSPC, EDQUOT),
+// Append rewinds instead of giving up: it closes tidwall, cuts every byte
+// after the last appended entry off the newest segment (the failed write's
+// prefix, or the whole entry when only the next segment could not be
+// created), fsyncs that segment and the directory, reopens tidwall on the
+// files, and returns ErrNoSpace; the next Append is tried as usual. Every
+// other failure, and every failed fsync, is final: the log refuses writes
+// until it is reopened.
+//
 // Replay reads the newest checkpoint and then the wal's segments in order
 // from a given index and hands each record to a callback. It checks every
 // entry's checksum, version, index and record framing; any failure is a

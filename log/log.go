@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +19,12 @@ const (
 	brokenExt   = ".broken"
 	defaultSegs = 4 << 20
 )
+
+// ErrNoSpace reports an Append that failed because the file system is full
+// (ENOSPC) or the quota is used up (EDQUOT) while a segment was written or
+// created. Nothing of the entry is left: the wal was brought back to its
+// previous last entry, so a later Append, once there is room, succeeds.
+var ErrNoSpace = errors.New("log: no space left for the log")
 
 // Options configures Open. The zero value is a durable log with 4 MiB
 // segments that logs to slog.Default.
@@ -43,7 +50,17 @@ type Log struct {
 	last      uint64 // index of the last entry written
 	tailBytes int    // bytes in tidwall's tail segment, mirrored to see cycles
 	dirDirty  bool   // a segment was created since the last directory fsync
-	failed    error  // first write or sync failure; the log refuses writes after it
+	failed    error  // first write or sync failure that is final; the log refuses writes after it
+}
+
+// openWal opens tidwall's log on walDir as this package uses it.
+func openWal(walDir string, segmentSize int) (*wal.Log, error) {
+	return wal.Open(walDir, &wal.Options{
+		NoSync:      true, // Sync decides when; one fsync covers a group commit
+		SegmentSize: segmentSize,
+		AllowEmpty:  true,
+		NoCopy:      true,
+	})
 }
 
 // Open opens the log in dir, creating it if needed, after locking dir and
@@ -84,12 +101,7 @@ func (l *Log) open(walDir string) error {
 	if err != nil {
 		return err
 	}
-	w, err := wal.Open(walDir, &wal.Options{
-		NoSync:      true, // Sync decides when; one fsync covers a group commit
-		SegmentSize: l.opts.SegmentSize,
-		AllowEmpty:  true,
-		NoCopy:      true,
-	})
+	w, err := openWal(walDir, l.opts.SegmentSize)
 	if err != nil {
 		return fmt.Errorf("log: open %s: %w", walDir, err)
 	}
@@ -129,9 +141,14 @@ func (l *Log) LastIndex() uint64 {
 }
 
 // Append writes b as one entry at index LastIndex()+1 and returns that
-// index. The entry is not durable until Sync returns nil. After a failed
-// Append or Sync every later call fails: tidwall's buffers may no longer
-// match the file, and only reopening tells what reached the disk.
+// index. The entry is not durable until Sync returns nil.
+//
+// When the write fails for want of room (ENOSPC or EDQUOT), Append brings
+// the wal back to entry LastIndex() (see rewind) and returns an error
+// wrapping ErrNoSpace; the log stays usable and a later Append is tried as
+// usual. Any other failure, a failed rewind and any failed Sync are final:
+// every later call fails, because tidwall's buffers or the page cache may no
+// longer match the file, and only reopening tells what reached the disk.
 func (l *Log) Append(b *Batch) (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -140,9 +157,23 @@ func (l *Log) Append(b *Batch) (uint64, error) {
 	}
 	idx := l.last + 1
 	entry := b.seal(idx)
+	// tidwall cycles before writing when the tail it opened or was left
+	// with is already over SegmentSize (a log opened with a smaller size,
+	// a rewind of a failed cycle).
+	if l.tailBytes > l.opts.SegmentSize {
+		l.tailBytes = 0
+		l.dirDirty = true
+	}
 	if err := l.wal.Write(idx, entry); err != nil {
-		l.failed = err
-		return 0, fmt.Errorf("log: append entry %d: %w", idx, err)
+		if !isNoSpace(err) {
+			l.failed = err
+			return 0, fmt.Errorf("log: append entry %d: %w", idx, err)
+		}
+		if rerr := l.rewind(); rerr != nil {
+			l.failed = rerr
+			return 0, fmt.Errorf("log: append entry %d: %w; bringing the log back to entry %d failed: %w", idx, err, l.last, rerr)
+		}
+		return 0, fmt.Errorf("%w: entry %d not written, the log is back at entry %d: %w", ErrNoSpace, idx, l.last, err)
 	}
 	l.last = idx
 	// tidwall cycles to a new segment right after a write that leaves the
@@ -153,6 +184,124 @@ func (l *Log) Append(b *Batch) (uint64, error) {
 		l.dirDirty = true
 	}
 	return idx, nil
+}
+
+// isNoSpace reports whether an error from tidwall's Write is the file
+// system running out of room while a segment was written or created. A
+// failed fsync is never one, whatever its errno: after it the page cache
+// cannot be trusted (it may have dropped the dirty pages it could not
+// write), so it is final.
+func isNoSpace(err error) bool {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Op == "sync" {
+		return false
+	}
+	return errors.Is(pe.Err, syscall.ENOSPC) || errors.Is(pe.Err, syscall.EDQUOT)
+}
+
+// rewind brings the wal back to entry l.last after a write that failed for
+// want of room, and reopens tidwall on it. What such a failure leaves
+// (tidwall/wal v1.2.1, writeBatch and cycle):
+//
+//   - in memory: the entry is appended to the tail segment's buffer and
+//     position list before the write(2), and stays there when it fails;
+//     tidwall's last index is not advanced. Its next Write would pass the
+//     index check and write the entry a second time after the first one's
+//     remains.
+//   - on disk, write(2) failed: a prefix of the entry (any length,
+//     possibly none) at the end of the tail segment.
+//   - on disk, the entry filled the segment and the cycle that followed
+//     failed to create the next one: the entry is whole in the tail (and
+//     fsynced by the cycle), tidwall's last index includes it, and its
+//     segment file is closed or nil.
+//   - on disk, the tail was over SegmentSize so tidwall cycled first: a new
+//     segment named l.last+1, empty or with a prefix of the entry, whose
+//     name the directory may not hold durably.
+//
+// rewind closes tidwall (its Close fsyncs the tail; a cycle that failed
+// leaves no file to close), cuts every byte after entry l.last (cutAfter),
+// fsyncs the cut file and the wal directory, and opens tidwall again, so
+// that its buffers are read from the file and end at entry l.last. The
+// entry that failed is not in the log whatever part of it reached the
+// disk: its Append reported failure, and no reply may claim it.
+func (l *Log) rewind() error {
+	walDir := filepath.Join(l.dir, walDirName)
+	err := l.wal.Close()
+	l.wal = nil
+	if err != nil && !errors.Is(err, os.ErrInvalid) && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("log: close after a failed write: %w", err)
+	}
+	tail, err := cutAfter(walDir, l.last, !l.opts.NoSync)
+	if err != nil {
+		return err
+	}
+	if !l.opts.NoSync {
+		// A segment tidwall created, or one cutAfter removed, is a
+		// change of names: durable before an entry in it is acknowledged.
+		if err := syncDir(walDir); err != nil {
+			return err
+		}
+	}
+	w, err := openWal(walDir, l.opts.SegmentSize)
+	if err != nil {
+		return fmt.Errorf("log: reopen %s: %w", walDir, err)
+	}
+	if last, err := w.LastIndex(); err != nil || last != l.last {
+		w.Close()
+		return fmt.Errorf("log: reopened %s ends at entry %d (%v), want %d", walDir, last, err, l.last)
+	}
+	l.wal, l.tailBytes = w, tail
+	return nil
+}
+
+// cutAfter removes from walDir every byte after entry last: segments that
+// begin after last+1, and the tail of the segment that holds entry last+1's
+// place, which it truncates and (with sync) fsyncs. The entries it keeps
+// must check whole; it returns the size of the newest segment left.
+func cutAfter(walDir string, last uint64, sync bool) (int, error) {
+	segs, err := listSegments(walDir)
+	if err != nil {
+		return 0, fmt.Errorf("log: list segments: %w", err)
+	}
+	for len(segs) > 0 && segs[len(segs)-1].index > last+1 {
+		if err := os.Remove(segs[len(segs)-1].path); err != nil {
+			return 0, fmt.Errorf("log: remove segment after entry %d: %w", last, err)
+		}
+		segs = segs[:len(segs)-1]
+	}
+	if len(segs) == 0 {
+		return 0, fmt.Errorf("%w: no segment of %s holds entry %d", ErrCorrupt, walDir, last)
+	}
+	seg := segs[len(segs)-1]
+	data, err := os.ReadFile(seg.path)
+	if err != nil {
+		return 0, fmt.Errorf("log: read segment: %w", err)
+	}
+	end := 0
+	for i := seg.index; i <= last; i++ {
+		_, next, err := checkFrame(data, end, i)
+		if err != nil {
+			return 0, &CorruptionError{Path: seg.path, Offset: int64(end), Index: i, Err: err}
+		}
+		end = next
+	}
+	if end == len(data) {
+		return end, nil
+	}
+	f, err := os.OpenFile(seg.path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("log: open segment to cut: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(end)); err != nil {
+		return 0, fmt.Errorf("log: cut %s to %d bytes: %w", seg.path, end, err)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			return 0, fmt.Errorf("log: fsync %s: %w", seg.path, err)
+		}
+	}
+	return end, nil
 }
 
 // Sync makes every appended entry durable: it fsyncs the tail segment, and

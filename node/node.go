@@ -6,8 +6,11 @@
 // request already parsed, up to MaxBatch, applies them in order, calls
 // Offsets.Flush once to make the changes durable, and only then writes the
 // batch's replies, in request order. A reply therefore never shows state
-// that is not durable; if Flush fails, the batch's commits and fetches are
-// answered with error 13 instead.
+// that is not durable. If Flush fails, the batch's requests that change
+// state are answered with error 13 and its reads are answered again from
+// the state the store rolled back to, the durable one; reads go on being
+// served while writes fail. A run of failed writes is logged once when it
+// starts and once when writes succeed again, with the requests refused.
 package node
 
 import (
@@ -48,7 +51,12 @@ type Offsets interface {
 	DeleteGroup(group []byte) (int, error)
 	// ExpireOffsets stages expiring the offsets of abandoned groups.
 	ExpireOffsets() ([]consumeroffsets.ExpiredGroup, error)
-	// Flush makes every staged change durable, or rolls them all back.
+	// Pending is the number of staged changes a Flush would write.
+	Pending() int
+	// Flush makes every staged change durable, or rolls them all back; with
+	// nothing staged it returns nil. An error wrapping
+	// consumeroffsets.ErrNoSpace means later writes are retried; any other
+	// means they will fail until a restart.
 	Flush() error
 	// Close releases the store.
 	Close() error
@@ -89,6 +97,23 @@ type Node struct {
 	expireDue bool
 	counts    Counts                // this batch's requests, for cfg.Observer
 	keys      []consumeroffsets.Key // scratch for checkLimits
+	// expired holds the groups the batch's staged expiry removes, logged
+	// once the batch is durable.
+	expired []consumeroffsets.ExpiredGroup
+
+	// The batch's requests refused because the store could not write, and
+	// why; the run of failed writes they belong to, nil while writes work.
+	refused  int
+	writeErr error
+	failure  *writeFailure
+}
+
+// writeFailure is a run of failed log writes: logged when it starts, and
+// when writes work again, not once per batch.
+type writeFailure struct {
+	final   bool // not retried: a restart is needed
+	since   time.Time
+	refused int
 }
 
 // Run serves the messages on in until in ends or ctx is cancelled, writing
@@ -234,13 +259,15 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 		n.expire()
 	}
 	if n.store != nil {
+		pending := n.store.Pending()
 		if err := n.store.Flush(); err != nil {
 			// Nothing of this batch's changes is durable and the store has
 			// rolled them back: answer again, with error 13 for the requests
-			// that touched the store.
-			n.log.Error("log write failed; the batch is answered with error 13", "err", err)
+			// that change state and from the rolled-back state for reads,
+			// since a read may have seen a staged change.
 			n.out.buf, n.out.msgID = n.out.buf[:0], startID
 			n.counts.reset()
+			n.refused, n.writeErr, n.expired = 0, err, n.expired[:0]
 			for _, c := range batch {
 				for i := range c.reqs {
 					if n.handle(&c.reqs[i], err) != nil {
@@ -249,6 +276,8 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 				}
 			}
 		}
+		n.noteWrites(pending > 0 && n.writeErr == nil)
+		n.logExpired()
 	}
 	n.observe() // before the replies, so that a client that saw one sees it counted
 	if _, err := out.Write(n.out.buf); err != nil {
@@ -258,8 +287,9 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 }
 
 // handle answers one request into n.out. With failed non-nil, requests that
-// use the store are answered with error 13 citing it. It returns an error
-// only when init cannot open the store, which ends the node.
+// change state are answered with error 13 citing it, and reads are served.
+// It returns an error only when init cannot open the store, which ends the
+// node.
 func (n *Node) handle(r *request, failed error) error {
 	n.out.lastCode = 0
 	defer n.count(r)
@@ -274,8 +304,9 @@ func (n *Node) handle(r *request, failed error) error {
 		return n.init(r)
 	case n.store == nil:
 		n.out.errorReply(src, r.src, r.msgID, CodeTemporarilyUnavailable, "node not initialized: send init first")
-	case failed != nil:
-		n.out.errorReply(src, r.src, r.msgID, CodeCrash, "not durable: "+failed.Error())
+	case failed != nil && changesState(r.kind):
+		code, text := n.refuse(failed)
+		n.out.errorReply(src, r.src, r.msgID, code, text)
 	default:
 		if code, text := n.apply(src, r); code != 0 {
 			n.out.errorReply(src, r.src, r.msgID, code, text)
@@ -296,7 +327,7 @@ func (n *Node) apply(src []byte, r *request) (int, string) {
 			return code, text
 		}
 		if err := n.store.Commit(r.group, r.topic, r.partition, r.offset, r.metadata); err != nil {
-			return CodeCrash, err.Error()
+			return n.refuse(err)
 		}
 		n.out.begin(src, r.src, "commit_offset_ok", r.msgID)
 	case kindCommitBatch:
@@ -308,7 +339,7 @@ func (n *Node) apply(src []byte, r *request) (int, string) {
 		}
 		for _, e := range r.entries {
 			if err := n.store.Commit(r.group, e.topic, e.partition, e.offset, e.metadata); err != nil {
-				return CodeCrash, err.Error()
+				return n.refuse(err)
 			}
 		}
 		n.out.begin(src, r.src, "commit_offsets_ok", r.msgID)
@@ -335,14 +366,14 @@ func (n *Node) apply(src []byte, r *request) (int, string) {
 	case kindDeleteOffsets:
 		k, err := n.store.DeleteOffsets(r.group, r.topic, r.partitions)
 		if err != nil {
-			return CodeCrash, err.Error()
+			return n.refuse(err)
 		}
 		n.out.begin(src, r.src, "delete_offsets_ok", r.msgID)
 		n.out.intField("deleted", int64(k))
 	case kindDeleteGroup:
 		k, err := n.store.DeleteGroup(r.group)
 		if err != nil {
-			return CodeCrash, err.Error()
+			return n.refuse(err)
 		}
 		n.out.begin(src, r.src, "delete_group_ok", r.msgID)
 		n.out.intField("deleted", int64(k))
@@ -363,23 +394,76 @@ func (n *Node) fence(r *request) (int, string) {
 		return CodePreconditionFailed, fmt.Sprintf("generation %d is fenced: the group has moved on to generation %d", r.generation, cur)
 	}
 	if err := n.store.SetGeneration(r.group, r.generation); err != nil {
-		return CodeCrash, err.Error()
+		return n.refuse(err)
 	}
 	return 0, ""
 }
 
-// expire stages the expiry of abandoned groups' offsets and logs a line per
-// group; the batch's Flush makes it durable.
+// changesState reports whether a request of kind k writes to the log.
+func changesState(k kind) bool {
+	switch k {
+	case kindCommit, kindCommitBatch, kindDeleteOffsets, kindDeleteGroup:
+		return true
+	}
+	return false
+}
+
+// refuse counts a request refused because the store cannot write and
+// returns the code and text of its reply.
+func (n *Node) refuse(err error) (int, string) {
+	n.refused++
+	n.writeErr = err
+	return CodeCrash, "not durable: " + err.Error()
+}
+
+// noteWrites logs the start of a run of failed writes (or a change from
+// retried to final), and its end when wrote says this batch's Flush wrote
+// and synced an entry, with the requests refused meanwhile.
+func (n *Node) noteWrites(wrote bool) {
+	err := n.writeErr
+	switch {
+	case err != nil:
+		final := !errors.Is(err, consumeroffsets.ErrNoSpace)
+		if f := n.failure; f == nil || f.final != final {
+			attrs := []any{"err", err, "refused", n.refused}
+			if f != nil {
+				attrs = append(attrs, "refused_before", f.refused)
+			}
+			if final {
+				n.log.Error("log write failed: requests that change state get error 13 until the node is restarted; reads are served", attrs...)
+			} else {
+				n.log.Error("disk full: requests that change state get error 13 while writes are retried; reads are served",
+					append(attrs, "first_retry_after", consumeroffsets.RetryBackoff)...)
+			}
+			n.failure = &writeFailure{final: final, since: time.Now()}
+		}
+		n.failure.refused += n.refused
+	case wrote && n.failure != nil:
+		n.log.Info("log writes resumed", "refused", n.failure.refused,
+			"after", time.Since(n.failure.since).Round(time.Millisecond))
+		n.failure = nil
+	}
+	n.refused, n.writeErr = 0, nil
+}
+
+// expire stages the expiry of abandoned groups' offsets; the batch's Flush
+// makes it durable, and logExpired logs a line per group once it is.
 func (n *Node) expire() {
 	groups, err := n.store.ExpireOffsets()
 	if err != nil {
 		n.log.Error("offset expiry failed", "err", err)
 		return
 	}
-	for _, g := range groups {
+	n.expired = append(n.expired, groups...)
+}
+
+// logExpired logs the groups whose expiry the batch made durable.
+func (n *Node) logExpired() {
+	for _, g := range n.expired {
 		n.log.Info("expired group offsets", "group", g.Group, "offsets", g.Offsets,
 			"newest_commit", g.NewestCommit.UTC().Format(time.RFC3339Nano))
 	}
+	n.expired = n.expired[:0]
 }
 
 // init names the node and opens its store.
