@@ -186,8 +186,8 @@ func TestTombstoneRetention(t *testing.T) {
 // node does: every committed value is there, nothing superseded is back,
 // temporaries are gone, and compaction works again.
 func TestCrashAtEveryStep(t *testing.T) {
-	steps := []string{"checkpoint-written", "checkpoint-synced", "checkpoint-renamed",
-		"checkpoint-durable", "released-segments-emptied", "wal-truncated-unsynced", "wal-truncated"}
+	steps := []string{"checkpoint-written", "checkpoint-sealed", "checkpoint-synced", "checkpoint-renamed",
+		"checkpoint-durable", "checkpoint-verified", "released-segments-emptied", "wal-truncated-unsynced", "wal-truncated"}
 	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
 			dir := t.TempDir()

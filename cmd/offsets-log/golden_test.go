@@ -75,6 +75,7 @@ func logPath(name string) string { return filepath.Join(logsDir, name) }
 
 func goldenCases() []goldenCase {
 	clean, torn, mid, comp, tomb := logPath("clean"), logPath("torn-tail"), logPath("mid-log-damage"), logPath("compacted"), logPath("tombstones")
+	unsealed := logPath("compacted-unsealed")
 	return []goldenCase{
 		{name: "help", args: []string{"--help"}},
 		{name: "help-replay", args: []string{"replay", "--help"}},
@@ -133,6 +134,10 @@ func goldenCases() []goldenCase {
 		{name: "compacted-stats", args: []string{"stats", "--groups", comp}},
 		{name: "compacted-replay-before-checkpoint", args: []string{"replay", "--at-index", "3", comp}},
 		{name: "compacted-replay-at-time-before-checkpoint", args: []string{"replay", "--at-time", "2026-01-02T03:04:06Z", comp}},
+
+		{name: "compacted-unsealed-verify", args: []string{"verify", unsealed}},
+		{name: "compacted-unsealed-verify-json", args: []string{"verify", "--json", unsealed}},
+		{name: "compacted-unsealed-replay", args: []string{"replay", unsealed}},
 
 		{name: "tombstones-replay", args: []string{"replay", tomb}},
 		{name: "tombstones-replay-json", args: []string{"replay", "--json", tomb}},
@@ -251,7 +256,7 @@ func compareGolden(t *testing.T, path, got string) {
 func TestReadCommandsChangeNothing(t *testing.T) {
 	before := tree(t, logsDir)
 	modes := modesOf(t, logsDir)
-	for _, name := range []string{"clean", "torn-tail", "mid-log-damage", "compacted", "tombstones"} {
+	for _, name := range []string{"clean", "torn-tail", "mid-log-damage", "compacted", "compacted-unsealed", "tombstones"} {
 		for _, args := range [][]string{{"replay"}, {"replay", "--json"}, {"dump"}, {"verify"}, {"stats", "--groups"}} {
 			runCLI(append(args, logPath(name))...)
 		}
