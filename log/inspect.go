@@ -275,7 +275,8 @@ func (s *scanner) checkpoint(dir string, c ckpt) error {
 	got := s.ckRead
 	got.segments = uint32(len(segs))
 	if why := want.mismatch(got); why != "" {
-		d := Damage{Path: ckDir, Checkpoint: true, Index: got.last + 1, Err: fmt.Errorf("%w: %s", ErrSeal, why)}
+		d := Damage{Path: ckDir, Checkpoint: true, Index: got.last + 1,
+			Err: fmt.Errorf("%w: %s (%s)", ErrSeal, why, filepath.Join(ckDir, sealName))}
 		if len(segs) > 0 {
 			last := segs[len(segs)-1]
 			d.Path = last.path
