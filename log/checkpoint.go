@@ -77,8 +77,9 @@ import (
 //     it has been read back whole (by the next Replay or compaction)
 //  7. read checkpoint.N.sealed back, check it      crash: as 6. Damage found
 //     against SEAL                                 here stops the compaction:
-//     nothing is released, the older checkpoint stays, the node refuses to
-//     start until the damaged one is dealt with
+//     nothing is released; the checkpoint is renamed checkpoint.N.sealed.broken
+//     (kept as evidence, read by nobody) and DIR fsynced, which leaves the
+//     log as it was before the compaction
 //  8. empty the wal segments wholly <= N           crash: as 6; their entries
 //     are never read again
 //  9. tidwall TruncateFront(N+1) on the wal        crash: tidwall finishes or
@@ -215,6 +216,16 @@ func cleanCheckpoints(dir string, keep ckpt) error {
 		return syncDir(dir)
 	}
 	return nil
+}
+
+// setAside renames checkpoint c to NAME.broken (NAME.broken.N when that
+// exists), which no reader takes for a checkpoint, and fsyncs dir.
+func setAside(dir string, c ckpt) error {
+	p := filepath.Join(dir, c.name())
+	if err := os.Rename(p, brokenName(p)); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }
 
 // seal is what a checkpoint's SEAL file records, in the layout above.
@@ -469,7 +480,15 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 		return 0, fmt.Errorf("log: release through %d without a checkpoint covering it", n)
 	}
 	if err := VerifyCheckpoint(l.dir); err != nil {
-		return 0, fmt.Errorf("log: the new checkpoint does not read back whole: %w", err)
+		err = fmt.Errorf("log: the new checkpoint does not read back whole: %w", err)
+		if ck.n == n {
+			// Nothing is released yet: the log without it is the log as
+			// it was before this compaction. Keep it as evidence.
+			if merr := setAside(l.dir, ck); merr != nil {
+				return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
+			}
+		}
+		return 0, err
 	}
 	if err := hook("checkpoint-verified"); err != nil {
 		return 0, err
