@@ -289,6 +289,38 @@ func (s *scanner) checkpoint(dir string, c ckpt) error {
 	return nil
 }
 
+// OlderCheckpoint tells, when the newest checkpoint of the log in dir is
+// damaged, whether an older checkpoint and the wal after it still hold the
+// whole log, as after a crash between a compaction's rename and its wal
+// truncation: the older checkpoint is sealed and matches its seal, the wal
+// holds every entry after it, without damage, up to at least the damaged
+// checkpoint's index. It returns the two directories when so. Nothing
+// falls back to the older checkpoint by itself (the node refuses to start
+// on a damaged checkpoint); moving the damaged one out of dir makes the
+// older one the log's head. It writes nothing and takes no lock.
+func OlderCheckpoint(dir string) (damaged, older string, ok bool, err error) {
+	done, _, err := checkpoints(dir)
+	if err != nil || len(done) < 2 {
+		return "", "", false, err
+	}
+	newest := done[len(done)-1]
+	if VerifyCheckpoint(dir) == nil {
+		return "", "", false, nil
+	}
+	for i := len(done) - 2; i >= 0; i-- {
+		c := done[i]
+		if !c.sealed {
+			continue // its completeness cannot be shown
+		}
+		s := scanner{opts: ScanOptions{Serial: true}}
+		if err := s.scan(dir, c, true); err != nil || s.st.Last < newest.n {
+			continue
+		}
+		return filepath.Join(dir, newest.name()), filepath.Join(dir, c.name()), true, nil
+	}
+	return "", "", false, nil
+}
+
 // VerifyCheckpoint reads the newest checkpoint of the log in dir in full
 // and checks every entry, and for a sealed checkpoint that it matches its
 // seal. It returns nil when there is no checkpoint or it is whole, and a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/log"
 )
 
 // The checkpoint tests' log: commits of g/t/0..2999 at offset 100+i,
@@ -333,5 +335,78 @@ func TestCheckpointDamage(t *testing.T) {
 				t.Fatalf("verify does not say the node refuses:\n%s", vout)
 			}
 		})
+	}
+}
+
+// TestDamagedCheckpointWithOlderOne: two checkpoints and the wal after the
+// older one (a compaction stopped between its rename and its release), and
+// a flipped byte in the newer one. The node refuses and keeps the older
+// checkpoint; verify says that the older one and the wal hold the whole log
+// and which directory to move; after that move the node starts with every
+// acknowledged offset and verify agrees.
+func TestDamagedCheckpointWithOlderOne(t *testing.T) {
+	data := ckFixture(t, "")
+	dir := filepath.Join(data, "n1")
+	older := ckDir(t, data)
+	lines := make([]string, 500)
+	for i := range lines {
+		lines[i] = requestLine(i+2, "commit_offset", nodeKey{"g", "t", int32(i)}, int64(5000+i))
+	}
+	runNode(t, data, lines)
+	l, err := log.Open(dir, log.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = compactor.Compact(l, l.LastIndex(), &consumeroffsets.Keyer{}, compactor.Options{Hook: func(step string) error {
+		if step == "checkpoint-durable" {
+			return fmt.Errorf("crash")
+		}
+		return nil
+	}})
+	l.Close()
+	if !errors.Is(err, compactor.ErrStopped) {
+		t.Fatalf("compaction not stopped: %v", err)
+	}
+	cks, _ := filepath.Glob(filepath.Join(dir, "checkpoint.*"))
+	if len(cks) != 2 || cks[0] != older {
+		t.Fatalf("checkpoints %v, want %s and a newer one", cks, older)
+	}
+	newer := cks[1]
+	seg := filepath.Join(newer, "00000000000000000001")
+	b, _ := os.ReadFile(seg)
+	b[100] ^= 0x04
+	os.WriteFile(seg, b, 0o644)
+
+	vout, _, vcode := runCLI("verify", dir)
+	want := fmt.Sprintf("%s and the wal after it hold the whole log (they were checked): moving %s out of %s lets the node start on them.",
+		filepath.Base(older), filepath.Base(newer), dir)
+	if vcode != exitDamaged || !strings.Contains(vout, want) {
+		t.Fatalf("verify exit %d, want %d and %q:\n%s", vcode, exitDamaged, want, vout)
+	}
+	if got, stderr, code := fetchAfterStart(t, data); code == 0 || got != nil || !strings.Contains(stderr, seg) {
+		t.Fatalf("node on a damaged newest checkpoint: exit %d, %d keys:\n%s", code, len(got), stderr)
+	}
+	if _, err := os.Stat(older); err != nil {
+		t.Fatalf("the refused start removed the older checkpoint: %v", err)
+	}
+
+	if err := os.Rename(newer, filepath.Join(t.TempDir(), "damaged")); err != nil {
+		t.Fatal(err)
+	}
+	if vout, _, vcode := runCLI("verify", dir); vcode != exitOK {
+		t.Fatalf("verify after the move: exit %d\n%s", vcode, vout)
+	}
+	got, stderr, code := fetchAfterStart(t, data)
+	if code != 0 || len(got) != ckKeys {
+		t.Fatalf("node after the move: exit %d, %d keys:\n%s", code, len(got), stderr)
+	}
+	for i := 0; i < ckKeys; i++ {
+		want := int64(100 + i)
+		if i < len(lines) {
+			want = int64(5000 + i)
+		}
+		if got[i] != want {
+			t.Fatalf("g/t/%d = %d, want %d", i, got[i], want)
+		}
 	}
 }

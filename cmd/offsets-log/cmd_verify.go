@@ -145,6 +145,10 @@ func (o *verifyOpts) run(e *env, dir string) int {
 	case firstBad != nil && firstBad.checkpoint:
 		out.Node = "refuses"
 		out.Verdict = fmt.Sprintf("the node refuses to start on this log: the checkpoint is damaged at %s, and a checkpoint is never cut or repaired (older checkpoints are kept). Restore the directory from a replica or a backup.", firstBad.File)
+		if damaged, older, ok, _ := log.OlderCheckpoint(dir); ok {
+			out.Verdict = fmt.Sprintf("the node refuses to start on this log: the checkpoint is damaged at %s, and a checkpoint is never cut or repaired. %s and the wal after it hold the whole log (they were checked): moving %s out of %s lets the node start on them.",
+				firstBad.File, rel(dir, older), rel(dir, damaged), dir)
+		}
 	case firstBad != nil:
 		out.Node = "refuses"
 		out.Verdict = fmt.Sprintf("the node refuses to start on this log: the damage at %s byte %d cannot be cut off without losing the entries after it. Restore the directory from a replica or a backup; 'offsets-log repair' only cuts a torn tail.", firstBad.File, firstBad.Pos)
