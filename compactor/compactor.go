@@ -6,8 +6,9 @@
 // checkpoint, then the wal), keeps the latest record of every key in log
 // order (the result is a subsequence of the log), drops a
 // key whose latest record is a tombstone older than the tombstone retention,
-// writes the survivors as checkpoint N in the log's own format, and then has
-// the log release the wal entries up to N. The reading and writing need no
+// writes the survivors as checkpoint N in the log's own format, sealed with
+// a record of what it holds, and then has the log read it back against the
+// seal and only then release the wal entries up to N. The reading and writing need no
 // lock: entries up to N never change, so a node keeps appending and serving
 // meanwhile. The only pause is log.Log.ReleaseThrough: tidwall rewrites the
 // rest of the segment holding index N+1 (at most one segment) and unlinks
