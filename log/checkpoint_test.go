@@ -167,3 +167,28 @@ func TestCheckpointNeverCut(t *testing.T) {
 		t.Fatalf("a checkpoint was repaired: %v", m)
 	}
 }
+
+// TestEmptyCheckpoint: a compaction that keeps no record writes a sealed
+// checkpoint of one empty segment, which reads back whole; without that
+// segment it is damage.
+func TestEmptyCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, nil)
+	appendN(t, l, 3)
+	l.Close()
+	writeCheckpoint(t, dir, 2, 0)
+	segs, err := listSegments(filepath.Join(dir, checkpointName(2)))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("empty checkpoint segments: %v, %v", segs, err)
+	}
+	if err := VerifyCheckpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := replayAll(t, dir); err != nil || len(got) != 2 {
+		t.Fatalf("replay = %v, %v; want entry 3's two records", got, err)
+	}
+	os.Remove(segs[0].path)
+	if err := VerifyCheckpoint(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("without its segment: %v, want damage", err)
+	}
+}
