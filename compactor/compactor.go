@@ -115,13 +115,22 @@ type Log interface {
 
 // Compact compacts the open log l through index through, which must be
 // durable (synced). It may run concurrently with appends to l. A log whose
-// newest checkpoint already covers through is left as it is.
+// newest checkpoint already covers through is left as it is, unless that
+// checkpoint has no seal: then it is rewritten as a sealed one.
 func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 	start := time.Now()
 	st := Stats{Through: through}
-	if ck, ok, err := log.CheckpointIndex(l.Dir()); err != nil {
+	ck, ok, err := log.CheckpointIndex(l.Dir())
+	if err != nil {
 		return st, err
-	} else if through == 0 || (ok && through <= ck) {
+	}
+	unsealed, err := log.CheckpointUnsealed(l.Dir())
+	if err != nil {
+		return st, err
+	}
+	// A checkpoint from before seals is rewritten sealed even with nothing
+	// new after it.
+	if through == 0 || (ok && (through < ck || through == ck && !unsealed)) {
 		return st, nil
 	}
 	if opts.Now == nil {

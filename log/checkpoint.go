@@ -177,6 +177,14 @@ func CheckpointIndex(dir string) (uint64, bool, error) {
 	return c.n, ok, err
 }
 
+// CheckpointUnsealed reports whether the newest checkpoint in dir was
+// written before seals existed, so that its completeness cannot be
+// checked; false when there is no checkpoint.
+func CheckpointUnsealed(dir string) (bool, error) {
+	c, ok, err := newestCheckpoint(dir)
+	return ok && !c.sealed, err
+}
+
 // removeTmpCheckpoints removes the temporary checkpoints a crash during a
 // compaction leaves behind. They are never part of the log.
 func removeTmpCheckpoints(dir string) error {
