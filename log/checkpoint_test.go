@@ -192,3 +192,20 @@ func TestEmptyCheckpoint(t *testing.T) {
 		t.Fatalf("without its segment: %v, want damage", err)
 	}
 }
+
+// TestCheckpointReplacedUnderScan: damage met in a checkpoint that a newer
+// one has replaced since the scan began is a compaction removing it (its
+// files go one by one), reported as ErrChanged and not as damage, so that
+// verify on a live node does not cry wolf.
+func TestCheckpointReplacedUnderScan(t *testing.T) {
+	dir := logWithTwoCheckpoints(t)
+	var damages int
+	s := scanner{opts: ScanOptions{Damage: func(Damage) error { damages++; return nil }}, head: &scanHead{dir, ckpt{n: 4, sealed: true}}}
+	if err := s.damage(Damage{Path: filepath.Join(dir, checkpointName(4), sealName), Checkpoint: true, Err: ErrSeal}); !errors.Is(err, ErrChanged) || damages != 0 {
+		t.Fatalf("damage in a replaced checkpoint: %v (%d reported), want ErrChanged", err, damages)
+	}
+	s.head.c = ckpt{n: 7, sealed: true}
+	if err := s.damage(Damage{Path: filepath.Join(dir, checkpointName(7), sealName), Checkpoint: true, Err: ErrSeal}); err != nil || damages != 1 {
+		t.Fatalf("damage in the newest checkpoint: %v (%d reported), want it reported", err, damages)
+	}
+}

@@ -127,6 +127,7 @@ func Scan(dir string, opts ScanOptions) (ScanStats, error) {
 		return ScanStats{}, err
 	}
 	s := scanner{opts: opts}
+	s.head = &scanHead{dir, ck}
 	err = s.scan(dir, ck, hasCk)
 	if err != nil && !s.callbackErr {
 		if ck2, hasCk2, cerr := newestCheckpoint(dir); cerr == nil && (ck2 != ck || hasCk2 != hasCk) {
@@ -143,6 +144,16 @@ type scanner struct {
 	callbackErr bool   // the error came from a callback
 	ckRead      seal   // what the checkpoint's entries add up to, to compare with its seal
 	ckDamaged   bool   // damage was reported in the checkpoint
+	// head, when set, is the log directory and the checkpoint read as the
+	// newest: damage found in it while a newer one has appeared is a
+	// compaction removing it under the scan, not damage.
+	head *scanHead
+}
+
+// scanHead is the checkpoint a scan reads as the log's head, in dir.
+type scanHead struct {
+	dir string
+	c   ckpt
 }
 
 // loaded is a segment file read into memory and checked from its start.
@@ -331,6 +342,7 @@ func VerifyCheckpoint(dir string) error {
 		return err
 	}
 	s := scanner{opts: ScanOptions{Serial: true}}
+	s.head = &scanHead{dir, c}
 	return s.checkpoint(dir, c)
 }
 
@@ -513,6 +525,11 @@ func (s *scanner) entry(path string, off, after int, entry []byte, idx, ck uint6
 // damage reports d to the Damage callback, or stops the scan with it.
 func (s *scanner) damage(d Damage) error {
 	if d.Checkpoint {
+		if s.head != nil {
+			if now, ok, err := newestCheckpoint(s.head.dir); err == nil && (!ok || now != s.head.c) {
+				return fmt.Errorf("%w: checkpoint %d was replaced while it was read", ErrChanged, s.head.c.n)
+			}
+		}
 		s.ckDamaged = true
 	}
 	if s.opts.Damage == nil {
