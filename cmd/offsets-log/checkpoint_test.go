@@ -253,6 +253,21 @@ func TestCheckpointDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// The old format cannot be checked for completeness, but a directory
+		// without a segment is damage in any format: tidwall always
+		// creates the first one.
+		{name: "unsealed-directory-emptied", want: refuses(func(t *testing.T, d string) string {
+			return strings.TrimSuffix(ckDir(t, d), ".sealed")
+		}), damage: func(t *testing.T, d string) {
+			dir := ckDir(t, d)
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+			if err := os.Rename(dir, strings.TrimSuffix(dir, ".sealed")); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		// Checkpoints of several segments, one entry each.
 		{name: "last-segment-deleted", fixture: "small", want: refuses(func(t *testing.T, d string) string { return ckSegments(t, d)[0] }),
 			damage: func(t *testing.T, d string) {
