@@ -87,7 +87,8 @@ type Damage struct {
 	// to its end.
 	Bytes int64
 	// Index is the index the first damaged entry should have had. Within a
-	// checkpoint it counts the checkpoint's own entries from 1.
+	// checkpoint it counts the checkpoint's own entries from 1; it is 0 for
+	// damage to a whole file (a checkpoint's SEAL).
 	Index uint64
 	// Next is the index of the valid entry the scan resumed at, 0 when no
 	// valid entry follows in the file.
@@ -114,7 +115,9 @@ type ScanStats struct {
 // the newest segment ends in damage that Open would cut as a torn tail (or
 // in an entry a running node is still writing) the log ends there and the
 // scan succeeds, reporting it in ScanStats.Tail. With ScanOptions.Damage set
-// it reports every damaged place instead and reads on.
+// it reports every damaged place instead and reads on. A checkpoint is
+// always read whole and, when sealed, checked against its seal; damage in
+// it is never a torn tail (see checkpoint.go).
 //
 // The callbacks run on the caller's goroutine, in log order; Record data is
 // valid only during the call. Meanwhile another goroutine reads and checks
