@@ -6,8 +6,9 @@
 // checkpoint, then the wal), keeps the latest record of every key in log
 // order (the result is a subsequence of the log), drops a
 // key whose latest record is a tombstone older than the tombstone retention,
-// writes the survivors as checkpoint N in the log's own format, and then has
-// the log release the wal entries up to N. The reading and writing need no
+// writes the survivors as checkpoint N in the log's own format, sealed with
+// a record of what it holds, and then has the log read it back against the
+// seal and only then release the wal entries up to N. The reading and writing need no
 // lock: entries up to N never change, so a node keeps appending and serving
 // meanwhile. The only pause is log.Log.ReleaseThrough: tidwall rewrites the
 // rest of the segment holding index N+1 (at most one segment) and unlinks
@@ -114,13 +115,22 @@ type Log interface {
 
 // Compact compacts the open log l through index through, which must be
 // durable (synced). It may run concurrently with appends to l. A log whose
-// newest checkpoint already covers through is left as it is.
+// newest checkpoint already covers through is left as it is, unless that
+// checkpoint has no seal: then it is rewritten as a sealed one.
 func Compact(l Log, through uint64, k Keyer, opts Options) (Stats, error) {
 	start := time.Now()
 	st := Stats{Through: through}
-	if ck, ok, err := log.CheckpointIndex(l.Dir()); err != nil {
+	ck, ok, err := log.CheckpointIndex(l.Dir())
+	if err != nil {
 		return st, err
-	} else if through == 0 || (ok && through <= ck) {
+	}
+	unsealed, err := log.CheckpointUnsealed(l.Dir())
+	if err != nil {
+		return st, err
+	}
+	// A checkpoint from before seals is rewritten sealed even with nothing
+	// new after it.
+	if through == 0 || (ok && (through < ck || through == ck && !unsealed)) {
 		return st, nil
 	}
 	if opts.Now == nil {

@@ -1,6 +1,7 @@
 package compactor_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -186,8 +187,8 @@ func TestTombstoneRetention(t *testing.T) {
 // node does: every committed value is there, nothing superseded is back,
 // temporaries are gone, and compaction works again.
 func TestCrashAtEveryStep(t *testing.T) {
-	steps := []string{"checkpoint-written", "checkpoint-synced", "checkpoint-renamed",
-		"checkpoint-durable", "released-segments-emptied", "wal-truncated-unsynced", "wal-truncated"}
+	steps := []string{"checkpoint-written", "checkpoint-sealed", "checkpoint-synced", "checkpoint-renamed",
+		"checkpoint-durable", "checkpoint-verified", "released-segments-emptied", "wal-truncated-unsynced", "wal-truncated"}
 	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
 			dir := t.TempDir()
@@ -312,4 +313,189 @@ func TestSpaceAfterManyCommits(t *testing.T) {
 	if float64(got) > 1.5*float64(want) {
 		t.Fatalf("log is %d bytes, more than 1.5 x %d", got, want)
 	}
+}
+
+// checkpointDirs lists the names of the checkpoint directories in dir.
+func checkpointDirs(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cks []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "checkpoint.") {
+			cks = append(cks, e.Name())
+		}
+	}
+	return cks
+}
+
+// twoCheckpoints leaves dir as a crash between a compaction's rename and
+// its release does: an older checkpoint, a newer one, and every wal entry
+// after the older one. It returns the model of what must be live.
+func twoCheckpoints(t *testing.T, dir string) (older, newer string, model map[consumeroffsets.OffsetKey]int64) {
+	t.Helper()
+	h := newHistory(t, dir)
+	defer h.l.Close()
+	var k consumeroffsets.Keyer
+	h.batch(t, 200)
+	opts := compactor.Options{TombstoneRetention: time.Hour, Now: func() time.Time { return h.now }}
+	if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		h.batch(t, 40)
+	}
+	opts.Hook = func(s string) error {
+		if s == "checkpoint-durable" {
+			return errors.New("crash")
+		}
+		return nil
+	}
+	if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts); !errors.Is(err, compactor.ErrStopped) {
+		t.Fatalf("compaction not stopped: %v", err)
+	}
+	cks := checkpointDirs(t, dir)
+	if len(cks) != 2 {
+		t.Fatalf("want two checkpoints, have %v", cks)
+	}
+	return filepath.Join(dir, cks[0]), filepath.Join(dir, cks[1]), h.model
+}
+
+// TestDamagedNewestCheckpointKeepsOlder is issue 10's second reproduction:
+// two checkpoints and the wal entries after the older one (a crash between
+// the rename and the wal truncation), then a flipped byte in the newer one.
+// The node must refuse, naming it, and must not have removed the older
+// one, with which (after the damaged one is moved away) it starts whole.
+func TestDamagedNewestCheckpointKeepsOlder(t *testing.T) {
+	dir := t.TempDir()
+	older, newer, model := twoCheckpoints(t, dir)
+	seg := filepath.Join(newer, "00000000000000000001")
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	os.WriteFile(seg, data, 0o644)
+
+	_, _, err = consumeroffsets.Open(dir, consumeroffsets.Options{Logger: quiet, SegmentSize: 2048, CompactMinBytes: -1})
+	var ce *log.CorruptionError
+	if !errors.As(err, &ce) || ce.Path != seg {
+		t.Fatalf("open with a damaged newest checkpoint: %v, want a *log.CorruptionError naming %s", err, seg)
+	}
+	if _, err := os.Stat(older); err != nil {
+		t.Fatalf("the older checkpoint is gone after a refused start: %v", err)
+	}
+	// What verify tells the operator to do.
+	if err := os.Rename(newer, filepath.Join(t.TempDir(), "damaged")); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{Logger: quiet, SegmentSize: 2048, CompactMinBytes: -1})
+	if err != nil {
+		t.Fatalf("open on the older checkpoint: %v", err)
+	}
+	defer s.Close()
+	for key, want := range model {
+		if c, ok := s.Fetch([]byte(key.Group), []byte(key.Topic), key.Partition); !ok || c.Offset != want {
+			t.Fatalf("%v = %d (%v), want %d", key, c.Offset, ok, want)
+		}
+	}
+	if s.Keys() != len(model) {
+		t.Fatalf("%d keys, want %d", s.Keys(), len(model))
+	}
+}
+
+// TestReadBackBeforeRelease damages a new checkpoint after its rename and
+// before the compactor reads it back: the compaction must fail, release
+// no wal entry, keep the older checkpoint and set the damaged one aside,
+// so that the log is what it was before the compaction.
+func TestReadBackBeforeRelease(t *testing.T) {
+	for _, damage := range []string{"cut", "flip", "seal"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := t.TempDir()
+			h := newHistory(t, dir)
+			var k consumeroffsets.Keyer
+			h.batch(t, 200)
+			opts := compactor.Options{TombstoneRetention: time.Hour, Now: func() time.Time { return h.now }}
+			if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts); err != nil {
+				t.Fatal(err)
+			}
+			older := checkpointDirs(t, dir)
+			h.batch(t, 200)
+			walBefore := tree(t, filepath.Join(dir, "wal"))
+			opts.Hook = func(s string) error {
+				if s != "checkpoint-durable" {
+					return nil
+				}
+				cks := checkpointDirs(t, dir)
+				ck := filepath.Join(dir, cks[len(cks)-1])
+				seg := filepath.Join(ck, "00000000000000000001")
+				data, _ := os.ReadFile(seg)
+				switch damage {
+				case "cut": // cut at its last entry boundary: what is left is valid entries
+					os.WriteFile(seg, data[:lastFrame(data)], 0o644)
+				case "flip":
+					data[len(data)-3] ^= 0x01
+					os.WriteFile(seg, data, 0o644)
+				case "seal":
+					os.Remove(filepath.Join(ck, "SEAL"))
+				}
+				return nil
+			}
+			_, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts)
+			if !errors.Is(err, log.ErrCorrupt) {
+				t.Fatalf("compaction over a damaged new checkpoint: %v, want a corruption error", err)
+			}
+			if got := tree(t, filepath.Join(dir, "wal")); len(got) != len(walBefore) {
+				t.Fatalf("wal segments went from %d to %d: entries were released", len(walBefore), len(got))
+			}
+			cks := checkpointDirs(t, dir)
+			if len(cks) != 2 || cks[0] != older[0] || !strings.HasSuffix(cks[1], ".broken") {
+				t.Fatalf("checkpoints %v, want %s and the damaged one set aside", cks, older[0])
+			}
+			h.l.Close()
+			s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{Logger: quiet, SegmentSize: 2048, CompactMinBytes: -1})
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			defer s.Close()
+			if s.Keys() != len(h.model) {
+				t.Fatalf("%d keys after reopen, want %d", s.Keys(), len(h.model))
+			}
+			for key, want := range h.model {
+				if c, ok := s.Fetch([]byte(key.Group), []byte(key.Topic), key.Partition); !ok || c.Offset != want {
+					t.Fatalf("%v = %d (%v), want %d", key, c.Offset, ok, want)
+				}
+			}
+			// And the next compaction works and writes a good checkpoint.
+			if _, err := s.Compact(); err != nil {
+				t.Fatalf("compaction after the failed one: %v", err)
+			}
+		})
+	}
+}
+
+// lastFrame returns the offset of the last tidwall frame in a segment.
+func lastFrame(data []byte) int {
+	last := 0
+	for off := 0; off < len(data); {
+		n, w := binary.Uvarint(data[off:])
+		last = off
+		off += w + int(n)
+	}
+	return last
+}
+
+// tree lists the files under root with their sizes.
+func tree(t *testing.T, root string) map[string]int64 {
+	t.Helper()
+	files := map[string]int64{}
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			files[p] = fi.Size()
+		}
+		return err
+	})
+	return files
 }

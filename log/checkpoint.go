@@ -1,7 +1,10 @@
 package log
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,30 +17,89 @@ import (
 
 // A checkpoint holds the records that are still live as of log index N, in
 // the same segment and entry format as the log itself, in the directory
-// DIR/checkpoint.N (N written as 20 digits). When one exists, the log is the
-// checkpoint followed by the wal's entries after N; wal entries at or before
-// N may linger after a crash and are skipped.
+// DIR/checkpoint.N.sealed (N written as 20 digits), beside a seal that says
+// what it holds. When one exists, the log is the checkpoint followed by the
+// wal's entries after N; wal entries at or before N may linger after a
+// crash and are skipped.
+//
+// # The seal
+//
+// Nothing in a segment says how many entries should follow it, so a
+// checkpoint cut at an entry boundary, emptied or deleted would read as a
+// valid, shorter one. The file SEAL inside the checkpoint directory records
+// what the checkpoint holds; a reader compares what it read with it. All
+// integers are little endian; the file is exactly 65 bytes.
+//
+//	offset  size  field
+//	0       4     magic "SEAL"
+//	4       1     seal format version, 1
+//	5       8     N, the log index the checkpoint covers (as in its name)
+//	13      8     number of entries (checkpoint entries count from 1)
+//	21      8     number of records in them
+//	29      8     index of the first entry: 1, or 0 when there is none
+//	37      8     index of the last entry: the number of entries
+//	45      8     bytes of all the segment files together
+//	53      4     number of segment files
+//	57      4     CRC-32C of the concatenated stored CRC-32Cs of every
+//	              entry (4 bytes each), in order
+//	61      4     CRC-32C of bytes [0, 61)
+//
+// A sealed checkpoint whose SEAL is missing, does not decode, names another
+// N, or does not match the segments (an entry count, a record count, a last
+// index, a size, a segment count or a checksum that differs) is damage:
+// Scan and Replay fail with a *CorruptionError wrapping ErrSeal that names
+// the file. A checkpoint is never repaired: only the wal's newest segment
+// can have a torn tail, and any damage in a checkpoint is refused.
+//
+// The ".sealed" in the directory's name is what tells a sealed checkpoint
+// from one written before seals existed (DIR/checkpoint.N, no SEAL): a
+// missing SEAL cannot be told from a format without one, but a name can,
+// and it survives the removal of any file inside. A checkpoint without the
+// suffix is still read, and Log.Replay logs one WARN line saying it cannot
+// be checked for completeness; the next compaction replaces it with a
+// sealed one. Programs from before seals ignore a sealed checkpoint's
+// directory: once the wal has been truncated behind it they find the log
+// starting after index 1 and refuse to start rather than miss its records.
+//
+// # Writing one
 //
 // The compactor writes a checkpoint with CreateCheckpoint, Add and Commit,
 // then calls Log.ReleaseThrough. The order of every step, and what a crash
 // after each leaves behind:
 //
 //  1. mkdir checkpoint.N.tmp, write its segments  crash: .tmp removed by Open
-//  2. fsync each segment, fsync checkpoint.N.tmp   crash: .tmp removed by Open
-//  3. rename checkpoint.N.tmp -> checkpoint.N      crash: either name; as 1 or 4
-//  4. fsync DIR                                    crash: checkpoint.N is the log's
-//     head; wal entries <= N skipped
-//  5. tidwall TruncateFront(N+1) on the wal        crash: tidwall finishes or undoes
-//     it on open (its .START protocol)
-//  6. fsync DIR/wal
-//  7. remove older checkpoints, fsync DIR          crash: Open removes them
+//  2. fsync each segment                           crash: .tmp removed by Open
+//  3. write SEAL into it, fsync SEAL               crash: .tmp removed by Open
+//  4. fsync checkpoint.N.tmp                       crash: .tmp removed by Open
+//  5. rename it to checkpoint.N.sealed             crash: either name; as 1 or 6
+//  6. fsync DIR                                    crash: checkpoint.N.sealed is
+//     the log's head, wal entries <= N skipped; older checkpoints stay until
+//     it has been read back whole (by the next Replay or compaction)
+//  7. read checkpoint.N.sealed back, check it      crash: as 6. Damage found
+//     against SEAL                                 here stops the compaction:
+//     nothing is released; the checkpoint is renamed checkpoint.N.sealed.broken
+//     (kept as evidence, read by nobody) and DIR fsynced, which leaves the
+//     log as it was before the compaction
+//  8. empty the wal segments wholly <= N           crash: as 6; their entries
+//     are never read again
+//  9. tidwall TruncateFront(N+1) on the wal        crash: tidwall finishes or
+//     undoes it on open (its .START protocol)
+//  10. fsync DIR/wal
+//  11. remove older checkpoints, fsync DIR         crash: removed by the next
+//     Replay or compaction, after checkpoint.N.sealed is read back whole
 //
-// At no point is a record that was live at N missing from the newest
-// complete checkpoint plus the wal, and no superseded record is ever in a
-// place that is replayed after the record that supersedes it.
+// Open removes temporary checkpoints (they are never part of the log) but
+// never an older complete one: Log.Replay removes those only after it has
+// read the newest checkpoint and found it matching its seal, so that the
+// last good copy survives damage to the newest. At no point is a record
+// that was live at N missing from the newest complete checkpoint plus the
+// wal, and no superseded record is ever in a place that is replayed after
+// the record that supersedes it.
 const (
 	checkpointPrefix = "checkpoint."
+	sealedSuffix     = ".sealed"
 	tmpSuffix        = ".tmp"
+	sealName         = "SEAL"
 	// checkpointEntryBytes is the size at which a checkpoint entry is cut.
 	checkpointEntryBytes = 64 << 10
 	// checkpointSyncBytes is how much checkpoint data may wait in the page
@@ -48,11 +110,34 @@ const (
 	checkpointSyncBytes = 1 << 20
 )
 
-func checkpointName(n uint64) string { return checkpointPrefix + fmt.Sprintf("%020d", n) }
+// ErrSeal reports a checkpoint whose seal is missing or invalid, or whose
+// contents do not match its seal: it was cut short, emptied or tampered
+// with.
+var ErrSeal = errors.New("log: checkpoint does not match its seal")
+
+// ckpt is a complete checkpoint directory.
+type ckpt struct {
+	n      uint64
+	sealed bool // named checkpoint.N.sealed: SEAL must be there and match
+}
+
+func (c ckpt) name() string {
+	if c.sealed {
+		return checkpointName(c.n)
+	}
+	return checkpointPrefix + fmt.Sprintf("%020d", c.n)
+}
+
+// older reports whether c is superseded by d.
+func (c ckpt) older(d ckpt) bool { return c.n < d.n || (c.n == d.n && !c.sealed && d.sealed) }
+
+func checkpointName(n uint64) string {
+	return checkpointPrefix + fmt.Sprintf("%020d", n) + sealedSuffix
+}
 
 // checkpoints lists the complete checkpoints in dir, oldest first, and the
 // temporary ones separately.
-func checkpoints(dir string) (done []uint64, tmps []string, err error) {
+func checkpoints(dir string) (done []ckpt, tmps []string, err error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("log: list %s: %w", dir, err)
@@ -67,44 +152,168 @@ func checkpoints(dir string) (done []uint64, tmps []string, err error) {
 			tmps = append(tmps, filepath.Join(dir, name))
 			continue
 		}
-		if n, err := strconv.ParseUint(rest, 10, 64); err == nil && len(rest) == 20 {
-			done = append(done, n)
+		num, sealed := strings.CutSuffix(rest, sealedSuffix)
+		if n, err := strconv.ParseUint(num, 10, 64); err == nil && len(num) == 20 {
+			done = append(done, ckpt{n: n, sealed: sealed})
 		}
 	}
-	sort.Slice(done, func(i, j int) bool { return done[i] < done[j] })
+	sort.Slice(done, func(i, j int) bool { return done[i].older(done[j]) })
 	return done, tmps, nil
+}
+
+// newestCheckpoint returns the newest complete checkpoint in dir.
+func newestCheckpoint(dir string) (ckpt, bool, error) {
+	done, _, err := checkpoints(dir)
+	if err != nil || len(done) == 0 {
+		return ckpt{}, false, err
+	}
+	return done[len(done)-1], true, nil
 }
 
 // CheckpointIndex returns the log index that the newest checkpoint in dir
 // covers, and false when there is none.
 func CheckpointIndex(dir string) (uint64, bool, error) {
-	done, _, err := checkpoints(dir)
-	if err != nil || len(done) == 0 {
-		return 0, false, err
-	}
-	return done[len(done)-1], true, nil
+	c, ok, err := newestCheckpoint(dir)
+	return c.n, ok, err
 }
 
-// cleanCheckpoints removes temporary checkpoints and every complete one but
-// the newest: what a crash during compaction leaves behind.
-func cleanCheckpoints(dir string) error {
-	done, tmps, err := checkpoints(dir)
+// CheckpointUnsealed reports whether the newest checkpoint in dir was
+// written before seals existed, so that its completeness cannot be
+// checked; false when there is no checkpoint.
+func CheckpointUnsealed(dir string) (bool, error) {
+	c, ok, err := newestCheckpoint(dir)
+	return ok && !c.sealed, err
+}
+
+// removeTmpCheckpoints removes the temporary checkpoints a crash during a
+// compaction leaves behind. They are never part of the log.
+func removeTmpCheckpoints(dir string) error {
+	_, tmps, err := checkpoints(dir)
 	if err != nil {
 		return err
 	}
-	stale := tmps
-	for i := 0; i+1 < len(done); i++ {
-		stale = append(stale, filepath.Join(dir, checkpointName(done[i])))
-	}
-	for _, p := range stale {
+	for _, p := range tmps {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("log: remove stale checkpoint: %w", err)
 		}
 	}
-	if len(stale) > 0 {
+	if len(tmps) > 0 {
 		return syncDir(dir)
 	}
 	return nil
+}
+
+// cleanCheckpoints removes every complete checkpoint older than keep, which
+// the caller has read back and found whole.
+func cleanCheckpoints(dir string, keep ckpt) error {
+	done, _, err := checkpoints(dir)
+	if err != nil {
+		return err
+	}
+	removed := false
+	for _, c := range done {
+		if !c.older(keep) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, c.name())); err != nil {
+			return fmt.Errorf("log: remove superseded checkpoint: %w", err)
+		}
+		removed = true
+	}
+	if removed {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+// setAside renames checkpoint c to NAME.broken (NAME.broken.N when that
+// exists), which no reader takes for a checkpoint, and fsyncs dir.
+func setAside(dir string, c ckpt) error {
+	p := filepath.Join(dir, c.name())
+	if err := os.Rename(p, brokenName(p)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// seal is what a checkpoint's SEAL file records, in the layout above.
+type seal struct {
+	index    uint64 // N
+	entries  uint64
+	records  uint64
+	first    uint64
+	last     uint64
+	bytes    uint64
+	segments uint32
+	sum      uint32 // CRC-32C of the entries' CRC-32Cs
+}
+
+const (
+	sealMagic   = "SEAL"
+	sealVersion = 1
+	sealSize    = 65
+)
+
+func (s seal) encode() []byte {
+	b := make([]byte, 0, sealSize)
+	b = append(b, sealMagic...)
+	b = append(b, sealVersion)
+	for _, v := range []uint64{s.index, s.entries, s.records, s.first, s.last, s.bytes} {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	b = binary.LittleEndian.AppendUint32(b, s.segments)
+	b = binary.LittleEndian.AppendUint32(b, s.sum)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeSeal(b []byte) (seal, error) {
+	if len(b) != sealSize {
+		return seal{}, fmt.Errorf("%w: %d bytes, a seal has %d", ErrSeal, len(b), sealSize)
+	}
+	if want, got := binary.LittleEndian.Uint32(b[61:]), crc32.Checksum(b[:61], castagnoli); want != got {
+		return seal{}, fmt.Errorf("%w: seal checksum stored %08x, computed %08x", ErrSeal, want, got)
+	}
+	if string(b[:4]) != sealMagic {
+		return seal{}, fmt.Errorf("%w: not a seal (magic %q)", ErrSeal, b[:4])
+	}
+	if b[4] != sealVersion {
+		return seal{}, fmt.Errorf("%w: seal format version %d (this program reads version %d)", ErrVersion, b[4], sealVersion)
+	}
+	u := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+	return seal{index: u(5), entries: u(13), records: u(21), first: u(29), last: u(37), bytes: u(45),
+		segments: binary.LittleEndian.Uint32(b[53:]), sum: binary.LittleEndian.Uint32(b[57:])}, nil
+}
+
+// mismatch tells how what was read (got) differs from the seal (s); "" when
+// it matches.
+func (s seal) mismatch(got seal) string {
+	switch {
+	case got.entries != s.entries || got.last != s.last || got.first != s.first:
+		return fmt.Sprintf("the checkpoint holds %d entries (the last %d), its seal %d (the last %d)", got.entries, got.last, s.entries, s.last)
+	case got.records != s.records:
+		return fmt.Sprintf("the checkpoint holds %d records, its seal %d", got.records, s.records)
+	case got.segments != s.segments:
+		return fmt.Sprintf("the checkpoint has %d segment files, its seal %d", got.segments, s.segments)
+	case got.bytes != s.bytes:
+		return fmt.Sprintf("the checkpoint's segments hold %d bytes, its seal %d", got.bytes, s.bytes)
+	case got.sum != s.sum:
+		return fmt.Sprintf("the checksum of the entries' checksums is %08x, its seal %08x", got.sum, s.sum)
+	}
+	return ""
+}
+
+// addEntry counts one entry, with its stored CRC-32C, into s.
+func (s *seal) addEntry(records uint32, crc uint32, frameBytes int) {
+	s.entries++
+	if s.first == 0 {
+		s.first = s.entries
+	}
+	s.last = s.entries
+	s.records += uint64(records)
+	s.bytes += uint64(frameBytes)
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], crc)
+	s.sum = crc32.Update(s.sum, castagnoli, b[:])
 }
 
 // CheckpointWriter writes a new checkpoint. It is not safe for concurrent
@@ -115,9 +324,8 @@ type CheckpointWriter struct {
 	tmp      string
 	wal      *wal.Log
 	batch    Batch
-	entries  uint64
-	records  uint64
-	unsynced int // bytes written since the last sync
+	seal     seal // what has been written, for the SEAL file
+	unsynced int  // bytes written since the last sync
 	// Hook, when set, is called before each file-protocol step and may stop
 	// the commit there by returning an error; tests use it to crash on
 	// purpose.
@@ -138,7 +346,7 @@ func CreateCheckpoint(dir string, n uint64, segmentSize int) (*CheckpointWriter,
 		os.RemoveAll(tmp) // a full disk lets tidwall create the directory but not its first segment
 		return nil, fmt.Errorf("log: create checkpoint: %w", err)
 	}
-	return &CheckpointWriter{dir: dir, n: n, tmp: tmp, wal: w}, nil
+	return &CheckpointWriter{dir: dir, n: n, tmp: tmp, wal: w, seal: seal{index: n}}, nil
 }
 
 // Add appends a record to the checkpoint.
@@ -154,11 +362,12 @@ func (c *CheckpointWriter) flush() error {
 	if c.batch.Len() == 0 {
 		return nil
 	}
-	c.entries++
-	entry := c.batch.seal(c.entries)
-	if err := c.wal.Write(c.entries, entry); err != nil {
+	idx := c.seal.entries + 1
+	entry := c.batch.seal(idx)
+	if err := c.wal.Write(idx, entry); err != nil {
 		return fmt.Errorf("log: write checkpoint: %w", err)
 	}
+	c.seal.addEntry(uint32(c.batch.Len()), binary.LittleEndian.Uint32(entry[crcOffset:]), uvarintLen(uint64(len(entry)))+len(entry))
 	c.batch.Reset()
 	if c.unsynced += len(entry); c.unsynced >= checkpointSyncBytes {
 		c.unsynced = 0
@@ -176,8 +385,9 @@ func (c *CheckpointWriter) step(name string) error {
 	return nil
 }
 
-// Commit makes the checkpoint durable and visible under its final name
-// (steps 2 to 4 of the protocol above) and returns its size in bytes.
+// Commit makes the checkpoint durable and visible under its final name,
+// sealed (steps 2 to 6 of the protocol above), and returns its size in
+// bytes.
 func (c *CheckpointWriter) Commit() (int64, error) {
 	if err := c.flush(); err != nil {
 		return 0, err
@@ -189,6 +399,17 @@ func (c *CheckpointWriter) Commit() (int64, error) {
 		return 0, fmt.Errorf("log: close checkpoint: %w", err)
 	}
 	c.wal = nil
+	segs, err := listSegments(c.tmp)
+	if err != nil {
+		return 0, fmt.Errorf("log: list checkpoint segments: %w", err)
+	}
+	c.seal.segments = uint32(len(segs))
+	if err := writeFileSync(filepath.Join(c.tmp, sealName), c.seal.encode()); err != nil {
+		return 0, fmt.Errorf("log: write checkpoint seal: %w", err)
+	}
+	if err := c.step("checkpoint-sealed"); err != nil {
+		return 0, err
+	}
 	if err := syncDir(c.tmp); err != nil {
 		return 0, err
 	}
@@ -237,10 +458,10 @@ func Size(dir string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if idx, ok, err := CheckpointIndex(dir); err != nil {
+	if ck, ok, err := newestCheckpoint(dir); err != nil {
 		return 0, err
 	} else if ok {
-		c, err := dirSize(filepath.Join(dir, checkpointName(idx)))
+		c, err := dirSize(filepath.Join(dir, ck.name()))
 		if err != nil {
 			return 0, err
 		}
@@ -251,18 +472,35 @@ func Size(dir string) (int64, error) {
 
 // ReleaseThrough drops the wal's entries up to and including n, which the
 // checkpoint for n (already committed) now holds, and then every older
-// checkpoint: steps 5 to 8 of the protocol above. It returns how long it
-// held the log, during which Append and Sync wait: the compaction's pause.
-// It is the time tidwall takes to rewrite the rest of one segment and to
-// unlink the segments before it.
+// checkpoint: steps 7 to 11 of the protocol above. It first reads the
+// checkpoint back and checks it against its seal; when that fails it
+// releases nothing and removes nothing. It returns how long it held the
+// log, during which Append and Sync wait: the compaction's pause. It is the
+// time tidwall takes to rewrite the rest of one segment and to unlink the
+// segments before it.
 func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Duration, error) {
 	if hook == nil {
 		hook = func(string) error { return nil }
 	}
-	if ck, ok, err := CheckpointIndex(l.dir); err != nil {
+	ck, ok, err := newestCheckpoint(l.dir)
+	if err != nil {
 		return 0, err
-	} else if !ok || ck < n {
+	} else if !ok || ck.n < n {
 		return 0, fmt.Errorf("log: release through %d without a checkpoint covering it", n)
+	}
+	if err := VerifyCheckpoint(l.dir); err != nil {
+		err = fmt.Errorf("log: the new checkpoint does not read back whole: %w", err)
+		if ck.n == n {
+			// Nothing is released yet: the log without it is the log as
+			// it was before this compaction. Keep it as evidence.
+			if merr := setAside(l.dir, ck); merr != nil {
+				return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
+			}
+		}
+		return 0, err
+	}
+	if err := hook("checkpoint-verified"); err != nil {
+		return 0, err
 	}
 	if err := emptyReleased(filepath.Join(l.dir, walDirName), n); err != nil {
 		return 0, err
@@ -272,7 +510,7 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	}
 	l.mu.Lock()
 	start := time.Now()
-	err := l.truncateFront(n, hook)
+	err = l.truncateFront(n, hook)
 	pause := time.Since(start)
 	l.mu.Unlock()
 	if err != nil {
@@ -290,7 +528,7 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	if err := hook("wal-truncated"); err != nil {
 		return pause, err
 	}
-	return pause, cleanCheckpoints(l.dir)
+	return pause, cleanCheckpoints(l.dir, ck)
 }
 
 // emptyReleased truncates to zero bytes every wal segment whose entries are

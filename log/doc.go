@@ -16,9 +16,15 @@
 //	DIR/wal/00000000000000000001   tidwall/wal segment, named by its first index
 //	DIR/wal/00000000000000012345   ... the newest segment takes the appends
 //	DIR/wal/<segment>.broken       bytes cut off a torn tail, kept as evidence
-//	DIR/checkpoint.N/              live records as of index N (see checkpoint.go),
+//	DIR/checkpoint.N.sealed/       live records as of index N (see checkpoint.go),
 //	                               in the same segment and entry format
+//	DIR/checkpoint.N.sealed/SEAL   what the checkpoint holds: entries, records,
+//	                               size, a checksum (layout in checkpoint.go)
+//	DIR/checkpoint.N/              a checkpoint from before seals: read, with a
+//	                               WARN, until the next compaction replaces it
 //	DIR/checkpoint.N.tmp/          a checkpoint being written; removed by Open
+//	DIR/checkpoint.N.sealed.broken a new checkpoint that failed its read-back,
+//	                               kept as evidence; never read
 //
 // # Segment framing (tidwall/wal's binary format)
 //
@@ -52,7 +58,9 @@
 //
 // # Life of a log
 //
-// Open takes the lock, removes stale tidwall temporary files, then examines
+// Open takes the lock, removes stale tidwall temporary files and temporary
+// checkpoints (never a complete one: Log.Replay removes superseded
+// checkpoints only once it has read the newest one whole), then examines
 // the newest segment entry by entry. At the first entry that does not decode
 // it searches the rest of the segment for any valid entry: if one exists the
 // damage is in the middle of the log and Open fails with a *CorruptionError
@@ -78,7 +86,9 @@
 //
 // Replay reads the newest checkpoint and then the wal's segments in order
 // from a given index and hands each record to a callback. It checks every
-// entry's checksum, version, index and record framing; any failure is a
+// entry's checksum, version, index and record framing, and a checkpoint
+// against its seal (a checkpoint is never cut: any damage in it, a short
+// one included, is refused); any failure is a
 // *CorruptionError (wrapping ErrCorrupt, ErrZeroed or ErrChecksum) with the
 // file and byte offset. Replay is Scan with a record callback: Scan reads
 // without a lock and without writing, loads the next segment on another

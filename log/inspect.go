@@ -87,7 +87,8 @@ type Damage struct {
 	// to its end.
 	Bytes int64
 	// Index is the index the first damaged entry should have had. Within a
-	// checkpoint it counts the checkpoint's own entries from 1.
+	// checkpoint it counts the checkpoint's own entries from 1; it is 0 for
+	// damage to a whole file (a checkpoint's SEAL).
 	Index uint64
 	// Next is the index of the valid entry the scan resumed at, 0 when no
 	// valid entry follows in the file.
@@ -114,7 +115,9 @@ type ScanStats struct {
 // the newest segment ends in damage that Open would cut as a torn tail (or
 // in an entry a running node is still writing) the log ends there and the
 // scan succeeds, reporting it in ScanStats.Tail. With ScanOptions.Damage set
-// it reports every damaged place instead and reads on.
+// it reports every damaged place instead and reads on. A checkpoint is
+// always read whole and, when sealed, checked against its seal; damage in
+// it is never a torn tail (see checkpoint.go).
 //
 // The callbacks run on the caller's goroutine, in log order; Record data is
 // valid only during the call. Meanwhile another goroutine reads and checks
@@ -122,14 +125,15 @@ type ScanStats struct {
 // callbacks are returned as they are. When the files change under the scan
 // because a compaction ran, the error wraps ErrChanged.
 func Scan(dir string, opts ScanOptions) (ScanStats, error) {
-	ck, hasCk, err := CheckpointIndex(dir)
+	ck, hasCk, err := newestCheckpoint(dir)
 	if err != nil {
 		return ScanStats{}, err
 	}
 	s := scanner{opts: opts}
+	s.head = &scanHead{dir, ck}
 	err = s.scan(dir, ck, hasCk)
 	if err != nil && !s.callbackErr {
-		if ck2, hasCk2, cerr := CheckpointIndex(dir); cerr == nil && (ck2 != ck || hasCk2 != hasCk) {
+		if ck2, hasCk2, cerr := newestCheckpoint(dir); cerr == nil && (ck2 != ck || hasCk2 != hasCk) {
 			err = fmt.Errorf("%w: %v", ErrChanged, err)
 		}
 	}
@@ -141,6 +145,18 @@ type scanner struct {
 	st          ScanStats
 	spare       []byte // a buffer for the next segment
 	callbackErr bool   // the error came from a callback
+	ckRead      seal   // what the checkpoint's entries add up to, to compare with its seal
+	ckDamaged   bool   // damage was reported in the checkpoint
+	// head, when set, is the log directory and the checkpoint read as the
+	// newest: damage found in it while a newer one has appeared is a
+	// compaction removing it under the scan, not damage.
+	head *scanHead
+}
+
+// scanHead is the checkpoint a scan reads as the log's head, in dir.
+type scanHead struct {
+	dir string
+	c   ckpt
 }
 
 // loaded is a segment file read into memory and checked from its start.
@@ -195,22 +211,16 @@ func (p *prefetch) wait(s *scanner, path string) *loaded {
 	return &l
 }
 
-func (s *scanner) scan(dir string, ck uint64, hasCk bool) error {
+func (s *scanner) scan(dir string, c ckpt, hasCk bool) error {
 	from := max(s.opts.From, 1)
+	ck := c.n
 	if hasCk && from <= ck {
 		if s.opts.To != 0 && s.opts.To < ck {
 			return fmt.Errorf("%w: asked to stop at %d, checkpoint covers up to %d", ErrCompacted, s.opts.To, ck)
 		}
-		ckDir := filepath.Join(dir, checkpointName(ck))
-		segs, err := listSegments(ckDir)
-		if err != nil {
-			return s.listErr(ckDir, err)
-		}
-		s.st.Checkpoint = ck
-		if _, err := s.files(segs, 1, 0, ck, false); err != nil {
+		if err := s.checkpoint(dir, c); err != nil {
 			return err
 		}
-		s.st.Last = ck
 		from = ck + 1
 	}
 	walDir := filepath.Join(dir, walDirName)
@@ -225,6 +235,118 @@ func (s *scanner) scan(dir string, ck uint64, hasCk bool) error {
 			Err: fmt.Errorf("%w: the wal ends at index %d, before checkpoint %d", ErrCorrupt, next-1, ck)})
 	}
 	return err
+}
+
+// checkpoint reads the whole checkpoint c of the log in dir and, when it is
+// sealed, checks it against its seal (see checkpoint.go).
+func (s *scanner) checkpoint(dir string, c ckpt) error {
+	ckDir := filepath.Join(dir, c.name())
+	var want seal
+	var sealErr error
+	if c.sealed {
+		path := filepath.Join(ckDir, sealName)
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			if _, derr := os.Stat(ckDir); derr != nil {
+				return s.listErr(ckDir, derr)
+			}
+			sealErr = fmt.Errorf("%w: %s is missing", ErrSeal, sealName)
+		case err != nil:
+			return fmt.Errorf("log: read checkpoint seal: %w", err)
+		default:
+			if want, sealErr = decodeSeal(b); sealErr == nil && want.index != c.n {
+				sealErr = fmt.Errorf("%w: the seal is checkpoint %d's, this is checkpoint %d", ErrSeal, want.index, c.n)
+			}
+		}
+		if sealErr != nil {
+			if err := s.damage(Damage{Path: path, Checkpoint: true, Err: sealErr}); err != nil {
+				return err
+			}
+		}
+	}
+	segs, err := listSegments(ckDir)
+	if err != nil {
+		return s.listErr(ckDir, err)
+	}
+	s.st.Checkpoint = c.n
+	s.st.Sealed = c.sealed
+	if len(segs) == 0 {
+		// tidwall creates a checkpoint's first segment even when no record
+		// is written to it: a checkpoint without one lost its files.
+		if err := s.damage(Damage{Path: ckDir, Checkpoint: true, Index: 1,
+			Err: fmt.Errorf("%w: the checkpoint has no segment file", ErrCorrupt)}); err != nil {
+			return err
+		}
+	}
+	if _, err := s.files(segs, 1, 0, c.n, false); err != nil {
+		return err
+	}
+	s.st.Last = c.n
+	if !c.sealed || sealErr != nil || s.ckDamaged {
+		return nil // nothing to compare, or the damage is reported already
+	}
+	got := s.ckRead
+	got.segments = uint32(len(segs))
+	if why := want.mismatch(got); why != "" {
+		d := Damage{Path: ckDir, Checkpoint: true, Index: got.last + 1,
+			Err: fmt.Errorf("%w: %s (%s)", ErrSeal, why, filepath.Join(ckDir, sealName))}
+		if len(segs) > 0 {
+			last := segs[len(segs)-1]
+			d.Path = last.path
+			if fi, err := os.Stat(last.path); err == nil {
+				d.Offset = fi.Size()
+			}
+		}
+		return s.damage(d)
+	}
+	return nil
+}
+
+// OlderCheckpoint tells, when the newest checkpoint of the log in dir is
+// damaged, whether an older checkpoint and the wal after it still hold the
+// whole log, as after a crash between a compaction's rename and its wal
+// truncation: the older checkpoint is sealed and matches its seal, the wal
+// holds every entry after it, without damage, up to at least the damaged
+// checkpoint's index. It returns the two directories when so. Nothing
+// falls back to the older checkpoint by itself (the node refuses to start
+// on a damaged checkpoint); moving the damaged one out of dir makes the
+// older one the log's head. It writes nothing and takes no lock.
+func OlderCheckpoint(dir string) (damaged, older string, ok bool, err error) {
+	done, _, err := checkpoints(dir)
+	if err != nil || len(done) < 2 {
+		return "", "", false, err
+	}
+	newest := done[len(done)-1]
+	if VerifyCheckpoint(dir) == nil {
+		return "", "", false, nil
+	}
+	for i := len(done) - 2; i >= 0; i-- {
+		c := done[i]
+		if !c.sealed {
+			continue // its completeness cannot be shown
+		}
+		s := scanner{opts: ScanOptions{Serial: true}}
+		if err := s.scan(dir, c, true); err != nil || s.st.Last < newest.n {
+			continue
+		}
+		return filepath.Join(dir, newest.name()), filepath.Join(dir, c.name()), true, nil
+	}
+	return "", "", false, nil
+}
+
+// VerifyCheckpoint reads the newest checkpoint of the log in dir in full
+// and checks every entry, and for a sealed checkpoint that it matches its
+// seal. It returns nil when there is no checkpoint or it is whole, and a
+// *CorruptionError otherwise. It writes nothing and takes no lock.
+func VerifyCheckpoint(dir string) error {
+	c, ok, err := newestCheckpoint(dir)
+	if err != nil || !ok {
+		return err
+	}
+	s := scanner{opts: ScanOptions{Serial: true}}
+	s.head = &scanHead{dir, c}
+	return s.checkpoint(dir, c)
 }
 
 func (s *scanner) listErr(dir string, err error) error {
@@ -369,6 +491,13 @@ func (s *scanner) entry(path string, off, after int, entry []byte, idx, ck uint6
 		at = ck
 	}
 	count := int(binary.LittleEndian.Uint32(entry[countOffset:]))
+	if ck != 0 {
+		if idx != s.ckRead.entries+1 {
+			// A valid entry out of its place: files reports the gap itself.
+			s.ckDamaged = true
+		}
+		s.ckRead.addEntry(uint32(count), binary.LittleEndian.Uint32(entry[crcOffset:]), after-off)
+	}
 	s.st.Entries++
 	if s.opts.Entry != nil {
 		info := EntryInfo{Index: at, Checkpoint: ck != 0, Path: path, Offset: int64(off), Size: after - off,
@@ -398,6 +527,14 @@ func (s *scanner) entry(path string, off, after int, entry []byte, idx, ck uint6
 
 // damage reports d to the Damage callback, or stops the scan with it.
 func (s *scanner) damage(d Damage) error {
+	if d.Checkpoint {
+		if s.head != nil {
+			if now, ok, err := newestCheckpoint(s.head.dir); err == nil && (!ok || now != s.head.c) {
+				return fmt.Errorf("%w: checkpoint %d was replaced while it was read", ErrChanged, s.head.c.n)
+			}
+		}
+		s.ckDamaged = true
+	}
 	if s.opts.Damage == nil {
 		err := d.Err
 		if d.Next != 0 && d.Bytes > 0 {

@@ -94,7 +94,7 @@ func (l *Log) open(walDir string) error {
 	if err := removeTemps(walDir); err != nil {
 		return err
 	}
-	if err := cleanCheckpoints(l.dir); err != nil {
+	if err := removeTmpCheckpoints(l.dir); err != nil {
 		return err
 	}
 	tail, err := repairTail(walDir, l.opts.Logger)
@@ -334,9 +334,24 @@ func (l *Log) sync() error {
 }
 
 // Replay calls fn for every record from index from onwards; see the
-// package-level Replay.
+// package-level Replay. When it has read the newest checkpoint and found it
+// whole against its seal, it removes the older checkpoints a crash may have
+// left (see checkpoint.go); for a checkpoint without a seal it logs one WARN
+// line and removes nothing.
 func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	return Replay(l.dir, from, fn)
+	st, err := Replay(l.dir, from, fn)
+	if err != nil || st.Checkpoint == 0 {
+		return st, err
+	}
+	ck := ckpt{n: st.Checkpoint, sealed: st.Sealed}
+	if !ck.sealed {
+		// Not known to be whole: the older checkpoints stay too, until a
+		// compaction writes a sealed one.
+		l.opts.Logger.Warn("checkpoint has no seal (written by an older version): it cannot be verified for completeness; the next compaction writes a sealed one",
+			"checkpoint", filepath.Join(l.dir, ck.name()))
+		return st, nil
+	}
+	return st, cleanCheckpoints(l.dir, ck)
 }
 
 // Close syncs and closes the log and releases the directory lock.

@@ -9,6 +9,7 @@ import (
 // ReplayStats describes what a replay read.
 type ReplayStats struct {
 	Checkpoint uint64 // log index the checkpoint replayed covers, 0 if none
+	Sealed     bool   // the checkpoint read has a seal (checked when the scan succeeded)
 	Segments   int    // segment files read, checkpoint's included
 	Entries    uint64 // entries visited (at or after the start index)
 	Records    uint64 // records handed to the callback

@@ -20,12 +20,17 @@ var ErrTorn = errors.New("log: entry cut short")
 type CorruptionError struct {
 	Path   string // segment file
 	Offset int64  // byte offset of the damaged frame in Path
-	Index  uint64 // log index the damaged entry should have had
+	Index  uint64 // log index the damaged entry should have had; 0 for a whole file
 	Err    error  // the cause
 }
 
-// Error names the entry, the file and the byte offset of the damage.
+// Error names the entry, the file and the byte offset of the damage, or
+// only the file when the damage is to a whole file (Index 0: a
+// checkpoint's seal).
 func (e *CorruptionError) Error() string {
+	if e.Index == 0 {
+		return fmt.Sprintf("log: damaged %s: %v", e.Path, e.Err)
+	}
 	return fmt.Sprintf("log: damaged entry %d in %s at byte %d: %v", e.Index, e.Path, e.Offset, e.Err)
 }
 

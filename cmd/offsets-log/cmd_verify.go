@@ -19,10 +19,14 @@ func verifyCommand(e *env) *cobra.Command {
 		Long: `Checks the whole log, the newest checkpoint and every wal segment: each
 entry's framing, CRC-32C, format version and log index (entries in order,
 segments without gaps), and that each record decodes under its type's
-schema. Unlike the node, which stops at the first damage, it reports every
-damaged place it finds, with its file and byte offset: after a bad entry it
-searches the rest of the file for the next valid one and carries on from
-there, and then with the next file.
+schema. A checkpoint must match its seal (its SEAL file, which records its
+entries, records, size and a checksum): one cut short, emptied, missing a
+segment or without its seal is damage, which the node refuses and never
+cuts. A checkpoint written before seals existed is read with a warning
+that its completeness cannot be checked. Unlike the node, which stops at
+the first damage, it reports every damaged place it finds, with its file
+and byte offset: after a bad entry it searches the rest of the file for the
+next valid one and carries on from there, and then with the next file.
 
 It then says what the node will do with this log at its next start: start
 cleanly, cut a torn tail (damage at the very end of the newest segment with
@@ -53,20 +57,24 @@ type finding struct {
 	// NodeCuts marks the torn tail that the node cuts at its next start.
 	NodeCuts bool `json:"node_cuts"`
 
-	err error
+	err        error
+	checkpoint bool // the damage is in the checkpoint, which is never cut
 }
 
 type verifyJSON struct {
-	Dir        string    `json:"dir"`
-	OK         bool      `json:"ok"`
-	Checkpoint uint64    `json:"checkpoint,omitempty"`
-	Segments   int       `json:"segments"`
-	Entries    uint64    `json:"entries"`
-	Records    uint64    `json:"records"`
-	Bytes      int64     `json:"bytes"`
-	Findings   []finding `json:"findings"`
-	Node       string    `json:"node"` // running, starts, cuts-torn-tail, refuses
-	Verdict    string    `json:"verdict"`
+	Dir        string `json:"dir"`
+	OK         bool   `json:"ok"`
+	Checkpoint uint64 `json:"checkpoint,omitempty"`
+	// Unsealed marks a checkpoint written before seals existed, whose
+	// completeness cannot be checked.
+	Unsealed bool      `json:"checkpoint_unsealed,omitempty"`
+	Segments int       `json:"segments"`
+	Entries  uint64    `json:"entries"`
+	Records  uint64    `json:"records"`
+	Bytes    int64     `json:"bytes"`
+	Findings []finding `json:"findings"`
+	Node     string    `json:"node"` // running, starts, cuts-torn-tail, refuses
+	Verdict  string    `json:"verdict"`
 }
 
 func (o *verifyOpts) run(e *env, dir string) int {
@@ -92,7 +100,7 @@ func (o *verifyOpts) run(e *env, dir string) int {
 		},
 		Damage: func(d log.Damage) error {
 			f := finding{File: rel(dir, d.Path), Pos: d.Offset, Index: d.Index, Bytes: d.Bytes, Resumes: d.Next,
-				Kind: "damage", Error: relErr(dir, d.Err), err: d.Err}
+				Kind: "damage", Error: relErr(dir, d.Err), err: d.Err, checkpoint: d.Checkpoint}
 			if errors.Is(d.Err, log.ErrVersion) {
 				f.Kind = "unknown-version"
 			} else if d.Tail {
@@ -110,8 +118,8 @@ func (o *verifyOpts) run(e *env, dir string) int {
 	}
 	rep, refusal := log.PlanRepair(dir)
 
-	out := verifyJSON{Dir: dir, Checkpoint: st.Checkpoint, Segments: st.Segments, Entries: st.Entries,
-		Records: st.Records, Bytes: st.Bytes, Findings: found}
+	out := verifyJSON{Dir: dir, Checkpoint: st.Checkpoint, Unsealed: st.Checkpoint != 0 && !st.Sealed,
+		Segments: st.Segments, Entries: st.Entries, Records: st.Records, Bytes: st.Bytes, Findings: found}
 	var damaged, newer int
 	var firstBad *finding
 	for i := range found {
@@ -134,6 +142,13 @@ func (o *verifyOpts) run(e *env, dir string) int {
 	case firstBad != nil && newer == damaged:
 		out.Node = "refuses"
 		out.Verdict = fmt.Sprintf("this version of the node refuses to start on this log: a newer version of offsets wrote entries in a format this program does not know (the first at %s byte %d). Use the programs of that version.", firstBad.File, firstBad.Pos)
+	case firstBad != nil && firstBad.checkpoint:
+		out.Node = "refuses"
+		out.Verdict = fmt.Sprintf("the node refuses to start on this log: the checkpoint is damaged at %s, and a checkpoint is never cut or repaired (older checkpoints are kept). Restore the directory from a replica or a backup.", firstBad.File)
+		if damaged, older, ok, _ := log.OlderCheckpoint(dir); ok {
+			out.Verdict = fmt.Sprintf("the node refuses to start on this log: the checkpoint is damaged at %s, and a checkpoint is never cut or repaired. %s and the wal after it hold the whole log (they were checked): moving %s out of %s lets the node start on them.",
+				firstBad.File, rel(dir, older), rel(dir, damaged), dir)
+		}
 	case firstBad != nil:
 		out.Node = "refuses"
 		out.Verdict = fmt.Sprintf("the node refuses to start on this log: the damage at %s byte %d cannot be cut off without losing the entries after it. Restore the directory from a replica or a backup; 'offsets-log repair' only cuts a torn tail.", firstBad.File, firstBad.Pos)
@@ -169,6 +184,10 @@ func (o *verifyOpts) run(e *env, dir string) int {
 		jsonLines(w).Encode(out)
 	} else {
 		for _, f := range found {
+			if f.Index == 0 { // a whole file, not an entry: a checkpoint's seal
+				fmt.Fprintf(w, "%s: %s: %s\n", f.Kind, f.File, f.Error)
+				continue
+			}
 			fmt.Fprintf(w, "%s: %s byte %d, entry %d: %s", f.Kind, f.File, f.Pos, f.Index, f.Error)
 			switch {
 			case f.Kind == "record":
@@ -176,6 +195,7 @@ func (o *verifyOpts) run(e *env, dir string) int {
 				fmt.Fprintf(w, " (%d bytes up to entry %d at byte %d)", f.Bytes, f.Resumes, f.Pos+f.Bytes)
 			case f.Resumes != 0:
 				fmt.Fprintf(w, " (entries %d to %d are missing)", f.Index, f.Resumes-1)
+			case f.Bytes == 0:
 			default:
 				fmt.Fprintf(w, " (%d bytes to the end of the file)", f.Bytes)
 			}
@@ -185,6 +205,9 @@ func (o *verifyOpts) run(e *env, dir string) int {
 			plural(int(st.Entries), "entry", "entries"), plural(int(st.Records), "record", "records"))
 		if st.Checkpoint != 0 {
 			what += fmt.Sprintf(", checkpoint %d included", st.Checkpoint)
+		}
+		if out.Unsealed {
+			fmt.Fprintf(w, "warning: checkpoint %d has no seal (written by an older version): it cannot be verified for completeness; the node starts on it with a WARN line and its next compaction writes a sealed one\n", st.Checkpoint)
 		}
 		switch {
 		case out.OK:

@@ -188,6 +188,21 @@ func genLogs(root string) error {
 		},
 		"tombstones": func(dir string) error { return appendEntries(dir, 512, tombstoneHistory()) },
 	}
+	// What the release before checkpoint seals wrote for "compacted": the
+	// same segments in checkpoint.N/, with no SEAL.
+	gens["compacted-unsealed"] = func(dir string) error {
+		if err := gens["compacted"](dir); err != nil {
+			return err
+		}
+		sealed, err := filepath.Glob(filepath.Join(dir, "checkpoint.*.sealed"))
+		if err != nil || len(sealed) != 1 {
+			return fmt.Errorf("want one sealed checkpoint, got %v (%v)", sealed, err)
+		}
+		if err := os.Remove(filepath.Join(sealed[0], "SEAL")); err != nil {
+			return err
+		}
+		return os.Rename(sealed[0], strings.TrimSuffix(sealed[0], ".sealed"))
+	}
 	for name, gen := range gens {
 		dir := filepath.Join(root, name)
 		if err := os.RemoveAll(dir); err != nil {

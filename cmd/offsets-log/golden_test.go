@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maelstrom-offsets/offsets/compactor"
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 )
 
@@ -75,6 +77,7 @@ func logPath(name string) string { return filepath.Join(logsDir, name) }
 
 func goldenCases() []goldenCase {
 	clean, torn, mid, comp, tomb := logPath("clean"), logPath("torn-tail"), logPath("mid-log-damage"), logPath("compacted"), logPath("tombstones")
+	unsealed := logPath("compacted-unsealed")
 	return []goldenCase{
 		{name: "help", args: []string{"--help"}},
 		{name: "help-replay", args: []string{"replay", "--help"}},
@@ -134,6 +137,15 @@ func goldenCases() []goldenCase {
 		{name: "compacted-replay-before-checkpoint", args: []string{"replay", "--at-index", "3", comp}},
 		{name: "compacted-replay-at-time-before-checkpoint", args: []string{"replay", "--at-time", "2026-01-02T03:04:06Z", comp}},
 
+		{name: "compacted-unsealed-verify", args: []string{"verify", unsealed}},
+		{name: "compacted-unsealed-verify-json", args: []string{"verify", "--json", unsealed}},
+		{name: "compacted-unsealed-replay", args: []string{"replay", unsealed}},
+		{name: "compacted-unsealed-compact", copyLog: "compacted-unsealed", args: []string{"compact", "$TMP/compacted-unsealed"},
+			then: [][]string{{"verify", "$TMP/compacted-unsealed"}, {"dump", "$TMP/compacted-unsealed"}}},
+		// An old checkpoint with nothing after it is rewritten sealed.
+		{name: "unsealed-only-compact", args: []string{"verify", "$TMP/unsealed"}, setup: unsealedOnlyLog,
+			then: [][]string{{"compact", "$TMP/unsealed"}, {"verify", "$TMP/unsealed"}, {"compact", "$TMP/unsealed"}}},
+
 		{name: "tombstones-replay", args: []string{"replay", tomb}},
 		{name: "tombstones-replay-json", args: []string{"replay", "--json", tomb}},
 		{name: "tombstones-dump", args: []string{"dump", tomb}},
@@ -177,6 +189,27 @@ func badRecordLog(t *testing.T, tmp string) {
 		{good},
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// unsealedOnlyLog writes $TMP/unsealed: a log compacted through its last
+// entry by the release before checkpoint seals (the checkpoint without
+// SEAL, named checkpoint.N).
+func unsealedOnlyLog(t *testing.T, tmp string) {
+	dir := filepath.Join(tmp, "unsealed")
+	if err := appendEntries(dir, 512, history()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compactor.CompactDir(dir, &consumeroffsets.Keyer{}, compactor.Options{SegmentSize: 512}); err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := filepath.Glob(filepath.Join(dir, "checkpoint.*.sealed"))
+	if len(sealed) != 1 {
+		t.Fatalf("sealed checkpoints: %v", sealed)
+	}
+	os.Remove(filepath.Join(sealed[0], "SEAL"))
+	if err := os.Rename(sealed[0], strings.TrimSuffix(sealed[0], ".sealed")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -251,7 +284,7 @@ func compareGolden(t *testing.T, path, got string) {
 func TestReadCommandsChangeNothing(t *testing.T) {
 	before := tree(t, logsDir)
 	modes := modesOf(t, logsDir)
-	for _, name := range []string{"clean", "torn-tail", "mid-log-damage", "compacted", "tombstones"} {
+	for _, name := range []string{"clean", "torn-tail", "mid-log-damage", "compacted", "compacted-unsealed", "tombstones"} {
 		for _, args := range [][]string{{"replay"}, {"replay", "--json"}, {"dump"}, {"verify"}, {"stats", "--groups"}} {
 			runCLI(append(args, logPath(name))...)
 		}
