@@ -167,6 +167,18 @@ func goldenCases() []goldenCase {
 		{name: "compacted-reset-plan-before-checkpoint", args: []string{"reset-plan", "--group", "billing", "--to-time", "2026-01-02T03:04:06Z", comp},
 			then: [][]string{{"reset-plan", "--group", "billing", "--to-time", "2026-01-02T03:04:11.500Z", comp}}},
 		{name: "compacted-export", args: []string{"export", comp}},
+		// A log its checkpoint covers whole, with tombstones in the
+		// checkpoint: nothing to do while they are within retention; with
+		// retention 0 they go.
+		{name: "compacted-compact-retention-0", copyLog: "compacted", args: []string{"compact", "--tombstone-retention", "100000h", "$TMP/compacted"},
+			then: [][]string{
+				{"compact", "--tombstone-retention", "100000h", "--json", "$TMP/compacted"},
+				{"compact", "--tombstone-retention", "100000h", "$TMP/compacted"},
+				{"compact", "--tombstone-retention", "0", "$TMP/compacted"},
+				{"dump", "$TMP/compacted"},
+				{"compact", "--tombstone-retention", "0", "--json", "$TMP/compacted"},
+				{"verify", "$TMP/compacted"},
+			}},
 
 		{name: "tombstones-replay", args: []string{"replay", tomb}},
 		{name: "tombstones-replay-json", args: []string{"replay", "--json", tomb}},
