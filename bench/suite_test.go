@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/plot"
 )
 
 func TestFitLine(t *testing.T) {
@@ -340,6 +342,49 @@ func TestTickLabel(t *testing.T) {
 	for v, want := range tests {
 		if got := tickLabel(v); got != want {
 			t.Errorf("tickLabel(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func tickLabels(ticks []plot.Tick) string {
+	var labels []string
+	for _, tk := range ticks {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	return strings.Join(labels, " ")
+}
+
+// TestTicks checks the axes' labels: round steps of 1, 2 or 5, enough of
+// them, none of gonum's 0.025/0.125/0.225 or a 0-and-250-only axis.
+func TestTicks(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		log    bool
+		want   string
+	}{
+		{0, 250, false, "0 50 100 150 200 250"},
+		{0, 262.5, false, "0 50 100 150 200 250"},
+		{0.02, 0.46, false, "0.1 0.2 0.3 0.4"},
+		{0, 4, false, "0 1 2 3 4"},
+		{-0.01, 0.8, false, "0 0.2 0.4 0.6 0.8"},
+		{0, 6000, false, "0 1,000 2,000 3,000 4,000 5,000 6,000"},
+		{150, 80000, false, "20,000 40,000 60,000 80,000"},
+		{150, 80000, true, "200 500 1,000 2,000 5,000 10,000 20,000 50,000"},
+		{150, 800000, true, "1,000 10,000 100,000"},
+		{0.0005, 10, true, "0.001 0.01 0.1 1 10"},
+		{0.3, 40, true, "0.5 1 2 5 10 20"},
+		{300, 700, true, "300 400 500 600 700"}, // inside one decade: linear steps
+	} {
+		var got string
+		if c.log {
+			got = tickLabels(logTicks{}.Ticks(c.lo, c.hi))
+		} else {
+			got = tickLabels(niceTicks{}.Ticks(c.lo, c.hi))
+		}
+		if got != c.want {
+			t.Errorf("ticks(%v, %v, log=%v) = %q, want %q", c.lo, c.hi, c.log, got, c.want)
 		}
 	}
 }
