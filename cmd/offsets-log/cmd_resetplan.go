@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/csv"
 	"errors"
@@ -188,7 +189,8 @@ func (o *resetOpts) run(e *env, dir string) int {
 		return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
 	})
 
-	tw := tabwriter.NewWriter(e.stderr, 0, 0, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCURRENT\tNEW\t")
 	var entries []commitEntry
 	changed, kept, clamped := 0, 0, 0
@@ -218,6 +220,9 @@ func (o *resetOpts) run(e *env, dir string) int {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", quote(r.topic), r.partition, cur, next, note)
 	}
 	tw.Flush()
+	for line := range strings.Lines(table.String()) { // the note column pads rows without a note
+		fmt.Fprintln(e.stderr, strings.TrimRight(line, " \n"))
+	}
 
 	w := bufio.NewWriter(e.stdout)
 	if len(entries) > 0 {
