@@ -193,6 +193,25 @@ func TestSuiteReport(t *testing.T) {
 	if t.Failed() {
 		t.Log(md)
 	}
+	// fakeSuite has -quick's settings: its report says so at the top,
+	// before its verdicts, and a full run's does not.
+	full := fakeSuite()
+	full.Cfg.Quick = false
+	b.Reset()
+	if err := full.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "-quick run") {
+		t.Error("a full run's report calls itself a -quick run")
+	}
+	quick := fakeSuite()
+	b.Reset()
+	if err := quick.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if i, j := strings.Index(b.String(), "**A -quick run.** Its verdicts come from small runs"), strings.Index(b.String(), "## Goals"); i < 0 || i > j {
+		t.Errorf("a -quick report does not say so before its goals:\n%s", b.String())
+	}
 	// A fast compaction passes.
 	for i := range s.Compaction {
 		s.Compaction[i].Seconds = float64(s.Compaction[i].BytesBefore) / 600e6
@@ -204,6 +223,41 @@ func TestSuiteReport(t *testing.T) {
 	s.Compaction = nil
 	if g := s.compactionGoal(); g.Verdict != "NOT RUN" {
 		t.Errorf("no compaction: %+v", g)
+	}
+}
+
+// TestOutNotWritable checks that the suite refuses an -out it cannot
+// write before it measures anything.
+func TestOutNotWritable(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	bad := []string{filepath.Join(file, "out")}
+	if os.Geteuid() != 0 { // root writes anywhere
+		bad = append(bad, ro)
+	}
+	for _, out := range bad {
+		if err := checkWritable(out); err == nil {
+			t.Errorf("checkWritable(%s) succeeded", out)
+		}
+	}
+	good := filepath.Join(dir, "new", "out")
+	if err := checkWritable(good); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(good); len(ents) != 0 {
+		t.Errorf("checkWritable left %d files in %s", len(ents), good)
+	}
+	// run refuses before it builds or measures anything.
+	cfg, _ := parseFlags([]string{"-quick", "-sections", "sawtooth", "-out", bad[0]})
+	if err := run(cfg); err == nil || !strings.Contains(err.Error(), "-out") {
+		t.Errorf("run with -out %s: %v", bad[0], err)
 	}
 }
 
