@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -14,14 +15,16 @@ func exportCommand(e *env) *cobra.Command {
 		GroupID: groupRead,
 		Short:   "print the live offsets as commit_offsets requests (migration, backup)",
 		Long: `Replays the log and prints its live offsets as the node's own requests,
-one commit_offsets request per group, one per line, in group order:
+one commit_offsets request per group, one per line, in group order (a
+group whose offsets take more than 16 MiB of JSON goes in several
+requests, well under the node's 64 MiB limit on a message):
 
   {"src": "offsets-log", "dest": "n1", "body": {"type": "commit_offsets",
    "msg_id": 1, "group": "g", "generation": 3, "offsets": [{"topic": "t",
    "partition": 0, "offset": 42, "metadata": ""}]}}
 
 (on one line). Each carries the group's offsets with their metadata and,
-when the group has one, its generation, so the node that takes them fences
+when the group has one, its generation, so that the node that takes them fences
 the same old consumers; a group with a generation but no offsets gets a
 request with an empty offsets list. dest is DIR's node_id (its last
 element). The requests have no init before them: 'offsets-log import'
@@ -57,7 +60,7 @@ func (o *exportOpts) run(e *env, dir string) int {
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	dest := nodeID(dir)
 	// Offsets and groups are both sorted by group name: walk them together.
-	i, n, msgs := 0, 0, 0
+	i, n, msgs, split, exported := 0, 0, 0, 0, 0
 	for _, g := range groups {
 		var entries []commitEntry
 		for ; i < len(offsets) && offsets[i].Group == g.Name; i++ {
@@ -71,10 +74,17 @@ func (o *exportOpts) run(e *env, dir string) int {
 		if g.HasGeneration {
 			gen = &g.Generation
 		}
-		msgs++
 		n += len(entries)
-		if err := writeCommit(w, dest, msgs, g.Name, gen, entries); err != nil {
-			return e.fail("export", dir, err)
+		exported++
+		parts := splitEntries(entries, exportRequestBytes)
+		if len(parts) > 1 {
+			split++
+		}
+		for _, part := range parts {
+			msgs++
+			if err := writeCommit(w, dest, msgs, g.Name, gen, part); err != nil {
+				return e.fail("export", dir, err)
+			}
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -84,7 +94,33 @@ func (o *exportOpts) run(e *env, dir string) int {
 		fmt.Fprintf(e.stderr, "offsets-log export: group %s has no offsets and no generation in %s\n", quote(o.group), dir)
 		return exitUsage
 	}
-	fmt.Fprintf(e.stderr, "offsets-log export: %s with %s through index %d; pipe them through 'offsets-log import --node-id %s' into a node\n",
-		plural(msgs, "group", "groups"), plural(n, "offset", "offsets"), ld.last, dest)
+	note := ""
+	if split > 0 {
+		note = fmt.Sprintf(" (%s too large for one request of at most %d MiB went in several)", plural(split, "group", "groups"), exportRequestBytes>>20)
+	}
+	fmt.Fprintf(e.stderr, "offsets-log export: %s for %s with %s through index %d%s; pipe them through 'offsets-log import --node-id %s' into a node\n",
+		plural(msgs, "request", "requests"), plural(exported, "group", "groups"), plural(n, "offset", "offsets"), ld.last, note, dest)
 	return exitOK
+}
+
+// exportRequestBytes bounds the JSON of one exported request's offsets,
+// well under the node's limit on a message (node.MaxMessageBytes, 64 MiB):
+// a group with more goes in several requests, each with the generation.
+var exportRequestBytes = 16 << 20
+
+// splitEntries cuts entries into runs whose JSON takes at most limit bytes
+// each (a single larger entry goes alone); an empty list stays one empty
+// request, which carries a generation-only group.
+func splitEntries(entries []commitEntry, limit int) [][]commitEntry {
+	var parts [][]commitEntry
+	start, size := 0, 0
+	for i, en := range entries {
+		b, _ := json.Marshal(en)
+		if i > start && size+len(b)+1 > limit {
+			parts = append(parts, entries[start:i])
+			start, size = i, 0
+		}
+		size += len(b) + 1
+	}
+	return append(parts, entries[start:])
 }

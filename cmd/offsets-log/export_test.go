@@ -178,3 +178,52 @@ func TestResetPlanThroughNode(t *testing.T) {
 		t.Fatalf("after reset-plan --to-time %s:\n%s\nwant\n%s", rec.Time, got, want)
 	}
 }
+
+// TestExportSplitsLargeGroups exports with a small request limit: every
+// group's offsets come out, in order, in requests under the limit, each
+// with the group's generation.
+func TestExportSplitsLargeGroups(t *testing.T) {
+	defer func(n int) { exportRequestBytes = n }(exportRequestBytes)
+	exportRequestBytes = 150
+	stdout, stderr, code := runCLI("export", logPath("tombstones"))
+	if code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	want, _, _ := runCLI("replay", "--json", logPath("tombstones"))
+	var got strings.Builder
+	perGroup := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if len(line) > 400 {
+			t.Errorf("request of %d bytes with a limit of 150 for its offsets: %s", len(line), line)
+		}
+		var msg struct {
+			Body struct {
+				Group      string
+				Generation *int32
+				Offsets    []commitEntry
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &msg); err != nil {
+			t.Fatal(err)
+		}
+		perGroup[msg.Body.Group]++
+		if msg.Body.Group == "orders-svc" && (msg.Body.Generation == nil || *msg.Body.Generation != 2) {
+			t.Errorf("a part of orders-svc without its generation 2: %s", line)
+		}
+		for _, en := range msg.Body.Offsets {
+			fmt.Fprintf(&got, "%s/%s/%d/%d/%s\n", msg.Body.Group, en.Topic, en.Partition, en.Offset, en.Metadata)
+		}
+	}
+	if perGroup["orders-svc"] < 2 || !strings.Contains(stderr, "1 group too large for one request") {
+		t.Errorf("orders-svc (3 offsets) in %d requests; stderr %q", perGroup["orders-svc"], stderr)
+	}
+	var replayed strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(want), "\n") {
+		var o offsetJSON
+		json.Unmarshal([]byte(line), &o)
+		fmt.Fprintf(&replayed, "%s/%s/%d/%d/%s\n", o.Group, o.Topic, o.Partition, o.Offset, o.Metadata)
+	}
+	if got.String() != replayed.String() {
+		t.Errorf("exported offsets\n%s\nwant replay's\n%s", got.String(), replayed.String())
+	}
+}
