@@ -114,7 +114,7 @@ func (o *resetOpts) run(e *env, dir string) int {
 		if err != nil {
 			return fail("%v", err)
 		}
-		at = point{until: t, flag: "--to-time " + o.toTime}
+		at = point{until: t, flag: "--to-time " + o.toTime, quiet: true}
 	}
 	var file []fileOffset
 	if o.fromFile != "" {

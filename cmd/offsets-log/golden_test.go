@@ -146,6 +146,8 @@ func goldenCases() []goldenCase {
 		{name: "torn-tail-verify", args: []string{"verify", torn}},
 		{name: "torn-tail-verify-json", args: []string{"verify", torn, "--json"}},
 		{name: "torn-tail-stats", args: []string{"stats", torn}},
+		// Two replays (now, and at a time after every record): one note on the tail.
+		{name: "torn-tail-reset-plan", args: []string{"reset-plan", "--group", "billing", "--to-time", "2027-01-01T00:00:00Z", torn}},
 		{name: "torn-tail-repair", copyLog: "torn-tail", args: []string{"repair", "$TMP/torn-tail"},
 			then: [][]string{{"verify", "$TMP/torn-tail"}, {"repair", "$TMP/torn-tail"}}},
 		{name: "torn-tail-repair-json", copyLog: "torn-tail", args: []string{"repair", "--json", "$TMP/torn-tail"}},

@@ -17,6 +17,9 @@ type point struct {
 	atIndex uint64
 	until   time.Time
 	flag    string // e.g. "--at-time 2026-01-02T03:04:05Z"
+	// quiet leaves out the note on a torn tail: a second replay of the
+	// same log in one command.
+	quiet bool
 }
 
 // loaded is the state a replay up to a point rebuilt.
@@ -108,7 +111,7 @@ func (e *env) loadState(cmd, dir string, p point) (loaded, int) {
 	if _, err := state.Offsets(); err != nil {
 		return loaded{}, e.fail(cmd, dir, err)
 	}
-	if scanErr == nil {
+	if scanErr == nil && !p.quiet {
 		e.noteTail(cmd, dir, held, st.Tail)
 	}
 	return loaded{state: state, last: last, took: time.Since(start)}, exitOK
