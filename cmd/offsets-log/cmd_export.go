@@ -19,14 +19,14 @@ one commit_offsets request per group, one per line, in group order (a
 group whose offsets take more than 16 MiB of JSON goes in several
 requests, well under the node's 64 MiB limit on a message):
 
-  {"src": "offsets-log", "dest": "n1", "body": {"type": "commit_offsets",
-   "msg_id": 1, "group": "g", "generation": 3, "offsets": [{"topic": "t",
-   "partition": 0, "offset": 42, "metadata": ""}]}}
+  {"src":"offsets-log","dest":"n1","body":{"type":"commit_offsets","msg_id":1,
+   "group":"g","generation":3,"offsets":[{"topic":"t","partition":0,
+   "offset":42,"metadata":""}]}}
 
 (on one line). Each carries the group's offsets with their metadata and,
-when the group has one, its generation, so that the node that takes them fences
-the same old consumers; a group with a generation but no offsets gets a
-request with an empty offsets list. dest is DIR's node_id (its last
+when the group has one, its generation, so that the node that takes them
+fences the same old consumers; a group with a generation but no offsets
+gets a request with an empty offsets list. dest is DIR's node_id (its last
 element). The requests have no init before them: 'offsets-log import'
 adds it, so that a migration is
 

@@ -47,8 +47,8 @@ printed. It reads no log and writes no file.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.nodeID, "node-id", "", "node_id of the node the requests go to (required)")
-	f.StringSliceVar(&o.nodeIDs, "node-ids", nil, "node_ids of the init, comma-separated (default: the node-id alone)")
+	f.StringVar(&o.nodeID, "node-id", "", "node_id `ID` of the node the requests go to (required)")
+	f.StringSliceVar(&o.nodeIDs, "node-ids", nil, "node_ids `IDS` of the init, comma-separated (default: --node-id alone)")
 	return c
 }
 
