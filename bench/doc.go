@@ -3,10 +3,14 @@
 // side by side in the same run, so that machine noise and the disk of the
 // day hit the node and its baselines alike.
 //
-//	go run ./bench                  # the whole suite (about 10-15 minutes on 2 cores)
-//	go run ./bench -quick           # a small version, under two minutes
-//	go run ./bench -out DIR         # where report.md, *.csv and *.png go
+//	go run ./bench                  # the whole suite (about 8 minutes on 2 cores, more when busy)
+//	go run ./bench -quick           # a small version, about half a minute
+//	go run ./bench -out DIR         # where report.md, *.csv and *.png go (checked first)
 //	go run ./bench -sections latency,sawtooth   # only some sections
+//
+// Each section starts with a progress line giving its expected duration
+// and ends with one giving the time it took. A -quick report says at its
+// top that its verdicts come from small runs.
 //
 // Sections (select with -sections):
 //

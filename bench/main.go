@@ -89,14 +89,14 @@ func parseFlags(args []string) (config, error) {
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "workload random seed")
 	fs.StringVar(&variants, "variants", strings.Join(allVariants, ","), "comma-separated variants to run")
 	fs.StringVar(&sections, "sections", strings.Join(allSections, ","), "comma-separated sections to run")
-	fs.StringVar(&cfg.Out, "out", "", "directory for report.md, *.csv and *.png (default: a new directory under -dir)")
+	fs.StringVar(&cfg.Out, "out", "", "directory for report.md, *.csv and *.png, made if needed and checked for writing before the runs (default: a new directory under -dir)")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "parent of the temporary directory for binaries, workload and data")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory")
 	fs.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "kill a run that takes longer")
 	fs.IntVar(&cfg.LatencyN, "latency-n", 20_000, "sequential commits per latency run, and 4 KiB fsyncs per disk probe")
 	fs.IntVar(&cfg.ClatN, "clat-n", 5_000, "sequential commits per run of the compaction-latency section (more while the first compaction runs)")
 	fs.DurationVar(&cfg.SawtoothDuration, "sawtooth", 10*time.Second, "length of the log-size-over-time run")
-	quick := fs.Bool("quick", false, "quick run, under two minutes: -n 100000 -naive-n 5000 -runs 2 -latency-n 2000 -clat-n 1500 -sawtooth 4s and smaller logs, unless set explicitly")
+	quick := fs.Bool("quick", false, "quick run, about half a minute: -n 100000 -naive-n 5000 -runs 2 -latency-n 2000 -clat-n 1500 -sawtooth 4s and smaller logs, unless set explicitly")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

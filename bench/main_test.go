@@ -3,6 +3,7 @@ package main
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -43,5 +44,20 @@ func TestIsModule(t *testing.T) {
 	}
 	if isModule([]byte("module "+modulePath+"2\n"), modulePath) {
 		t.Error("took a longer module path for ours")
+	}
+}
+
+// TestExpectedDurations checks that every section, and the disk probe, has
+// the durations its progress line announces.
+func TestExpectedDurations(t *testing.T) {
+	for _, sec := range append(allSections, stepDisk) {
+		if d := expected[sec]; d[0] <= 0 || d[1] <= 0 || d[1] > d[0] {
+			t.Errorf("section %s: expected durations %v (full, quick)", sec, d)
+		}
+	}
+	full, _ := parseFlags(nil)
+	quick, _ := parseFlags([]string{"-quick"})
+	if f, q := expectedTotal(full), expectedTotal(quick); q >= f || q > time.Minute {
+		t.Errorf("expected totals: full %v, quick %v", f, q)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -30,7 +31,7 @@ const plotW, plotH = 9 * vg.Inch, 5 * vg.Inch
 func (s *suite) writePlots(dir string) error {
 	type job struct {
 		name string
-		make func() (*plot.Plot, error)
+		make func() (*figure, error)
 	}
 	var jobs []job
 	if s.Sawtooth != nil && len(s.Sawtooth.Samples) > 0 {
@@ -47,23 +48,83 @@ func (s *suite) writePlots(dir string) error {
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", j.name, err)
 		}
-		if err := p.Save(plotW, plotH, filepath.Join(dir, j.name)); err != nil {
+		if err := p.save(filepath.Join(dir, j.name)); err != nil {
 			return fmt.Errorf("plot %s: %w", j.name, err)
 		}
 	}
 	return nil
 }
 
-// readableTicks relabels another Ticker's major ticks with as few digits
-// as they need and thousands separators: "500", not "500.00".
-type readableTicks struct{ plot.Ticker }
+// niceTicks labels a linear axis at multiples of 1, 2 or 5 times a power
+// of ten, four to ten of them, with unlabelled ticks halfway between: 0,
+// 50, ..., 250 or 0.1, 0.2, 0.3, never 0.025, 0.125, 0.225 or only 0 and
+// 250 (gonum's DefaultTicks).
+type niceTicks struct{}
 
-func (t readableTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := t.Ticker.Ticks(lo, hi)
-	for i, tk := range ticks {
-		if tk.Label != "" {
-			ticks[i].Label = tickLabel(tk.Value)
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return []plot.Tick{{Value: lo, Label: tickLabel(lo)}}
+	}
+	step := niceStep((hi - lo) / 5)
+	half := step / 2
+	var ticks []plot.Tick
+	for i := math.Ceil(lo/half - 1e-9); i*half <= hi+half*1e-9; i++ {
+		v := i*half + 0 // + 0 turns -0 into 0
+		tk := plot.Tick{Value: v}
+		if math.Mod(math.Abs(i), 2) == 0 {
+			tk.Label = tickLabel(v)
 		}
+		ticks = append(ticks, tk)
+	}
+	return ticks
+}
+
+// niceStep rounds x to 1, 2 or 5 times a power of ten.
+func niceStep(x float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(x)))
+	switch m := x / p; {
+	case m < 1.5:
+		return p
+	case m < 3.5:
+		return 2 * p
+	case m < 7.5:
+		return 5 * p
+	}
+	return 10 * p
+}
+
+// logTicks labels a log axis at powers of ten, and at 2 and 5 times them
+// when the axis spans three decades or fewer, so that it has at least
+// three labels; every 1..9 times a power of ten gets an unlabelled tick.
+// An axis inside one decade gets niceTicks' labels.
+type logTicks struct{}
+
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(lo > 0) || !(hi > lo) {
+		return niceTicks{}.Ticks(lo, hi)
+	}
+	labelled := map[int]bool{1: true}
+	if math.Log10(hi/lo) <= 3 {
+		labelled[2], labelled[5] = true, true
+	}
+	var ticks []plot.Tick
+	labels := 0
+	for e := math.Floor(math.Log10(lo)); math.Pow(10, e) <= hi; e++ {
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * math.Pow(10, e)
+			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
+				continue
+			}
+			tk := plot.Tick{Value: v}
+			if labelled[m] {
+				tk.Label = tickLabel(v)
+				labels++
+			}
+			ticks = append(ticks, tk)
+		}
+	}
+	if labels < 2 {
+		return niceTicks{}.Ticks(lo, hi)
 	}
 	return ticks
 }
@@ -77,16 +138,87 @@ func tickLabel(v float64) string {
 	return strconv.FormatFloat(x, 'g', -1, 64)
 }
 
-func newPlot(title, x, y string) *plot.Plot {
-	p := plot.New()
+// roomAbove returns the axis maximum that leaves the top share room of
+// the axis free above the data's top, on a linear axis from lo (or a log
+// one).
+func roomAbove(lo, top, room float64, log bool) float64 {
+	if log {
+		return lo * math.Pow(top/lo, 1/(1-room))
+	}
+	return lo + (top-lo)/(1-room)
+}
+
+// figure is a plot whose legend is drawn inside its data area, in a top
+// corner, clear of the axes and of the canvas edge (gonum draws it at the
+// canvas' edge, where it clips a right-hand legend's thumbnails and covers
+// the top of the axis), over a y range that leaves the legend's height
+// free above the data: yLo to yTop, on a log axis when yLog.
+type figure struct {
+	*plot.Plot
+	legendLeft bool
+	yLo, yTop  float64 // set yTop > yLo to have save fit the y axis
+	yLog       bool
+}
+
+// legendMargin is the gap between the legend and the data area's edges.
+const legendMargin = 8
+
+// save writes the figure as a PNG of plotW x plotH.
+func (f *figure) save(path string) error {
+	leg := f.Legend
+	f.Legend = plot.NewLegend()
+	leg.Top, leg.Left = true, f.legendLeft
+	c, err := draw.NewFormattedCanvas(plotW, plotH, "png")
+	if err != nil {
+		return err
+	}
+	dc := draw.New(c)
+	inside := func() draw.Canvas {
+		return draw.Crop(f.DataCanvas(dc), legendMargin, -legendMargin, 0, -legendMargin/2)
+	}
+	if f.yTop > f.yLo {
+		f.Y.Min, f.Y.Max = f.yLo, f.yTop
+		in := inside()
+		room := float64((leg.Rectangle(in).Size().Y + legendMargin) / f.DataCanvas(dc).Size().Y)
+		f.Y.Max = roomAbove(f.yLo, f.yTop, min(room, 0.6), f.yLog)
+	}
+	// gonum makes room above a log y axis for its label as if the label
+	// were centred at the arithmetic middle of the range, which is near the
+	// top on a log scale: a wide blank under the title. A space holds the
+	// label's column; the label is drawn at the real middle below.
+	label := f.Y.Label.Text
+	if _, ok := f.Y.Scale.(plot.LogScale); ok && label != "" {
+		f.Y.Label.Text = " "
+		defer func() { f.Y.Label.Text = label }()
+	}
+	f.Draw(dc)
+	if f.Y.Label.Text != label {
+		sty := f.Y.Label.TextStyle
+		sty.Rotation += math.Pi / 2
+		x := dc.Min.X + f.Y.Label.TextStyle.Height(label) - f.Y.Label.TextStyle.FontExtents().Descent
+		data := f.DataCanvas(dc)
+		dc.FillText(sty, vg.Point{X: x, Y: data.Center().Y}, label)
+	}
+	leg.Draw(inside())
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = c.WriteTo(out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func newPlot(title, x, y string) *figure {
+	p := &figure{Plot: plot.New(), legendLeft: true}
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
-	p.X.Tick.Marker = readableTicks{plot.DefaultTicks{}}
-	p.Y.Tick.Marker = readableTicks{plot.DefaultTicks{}}
+	p.X.Tick.Marker = niceTicks{}
+	p.Y.Tick.Marker = niceTicks{}
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.Left = true
 	return p
 }
 
@@ -112,7 +244,7 @@ func scatter(xys plotter.XYs, c color.Color, shape draw.GlyphDrawer, radius vg.L
 	return sc, nil
 }
 
-func (s *suite) plotLogSize() (*plot.Plot, error) {
+func (s *suite) plotLogSize() (*figure, error) {
 	st := s.Sawtooth
 	p := newPlot("Log size over time under sustained commits (compactions shaded)",
 		"time since the node started (s)", "data directory size (MiB)")
@@ -122,10 +254,10 @@ func (s *suite) plotLogSize() (*plot.Plot, error) {
 		xys[i] = plotter.XY{X: x.At, Y: float64(x.Bytes) / (1 << 20)}
 		top = max(top, xys[i].Y)
 	}
-	top *= 1.25 // room for the legend
+	top *= 1.05
 	for i, c := range st.Compactions {
 		sp := c.span()
-		b, err := band(sp.From, max(sp.To, sp.From+0.005), 0, top)
+		b, err := band(sp.From, max(sp.To, sp.From+0.005), 0, 1e6) // cut at the axis' top
 		if err != nil {
 			return nil, err
 		}
@@ -142,17 +274,17 @@ func (s *suite) plotLogSize() (*plot.Plot, error) {
 	line.Width = vg.Points(1.5)
 	p.Add(line)
 	p.Legend.Add(fmt.Sprintf("size, sampled every %v", st.Spec.Every), line)
-	p.Y.Min = 0
-	p.Y.Max = top
-	p.Legend.Left = false
+	p.yLo, p.yTop = 0, top
+	p.X.Min = 0
+	p.legendLeft = false
 	return p, nil
 }
 
-func (s *suite) plotClatOverTime() (*plot.Plot, error) {
+func (s *suite) plotClatOverTime() (*figure, error) {
 	p := newPlot("Commit round trip over time, one request at a time (run 1; compactions shaded)",
 		"time since the first commit (s)", "commit latency (µs, log scale)")
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = readableTicks{plot.LogTicks{Prec: -1}}
+	p.Y.Tick.Marker = logTicks{}
 	var off, on sequentialRun
 	for _, r := range s.Clat {
 		if r.Run != 1 {
@@ -173,10 +305,10 @@ func (s *suite) plotClatOverTime() (*plot.Plot, error) {
 	if hi == 0 {
 		return p, nil
 	}
-	lo, hi = lo*0.8, hi*4
+	lo, hi = lo*0.8, hi*1.2
 	for i, c := range on.Compactions {
 		sp := c.span()
-		b, err := band(sp.From, max(sp.To, sp.From+0.002), lo, hi)
+		b, err := band(sp.From, max(sp.To, sp.From+0.002), lo, hi*1e6) // cut at the axis' top
 		if err != nil {
 			return nil, err
 		}
@@ -204,16 +336,17 @@ func (s *suite) plotClatOverTime() (*plot.Plot, error) {
 		p.Add(sc)
 		p.Legend.Add(v.label, sc)
 	}
-	p.Y.Min, p.Y.Max = lo, hi
-	p.Legend.Left = false
+	p.yLo, p.yTop, p.yLog = lo, hi, true
+	p.X.Min = 0
+	p.legendLeft = false
 	return p, nil
 }
 
-func (s *suite) plotCompactionTime() (*plot.Plot, error) {
+func (s *suite) plotCompactionTime() (*figure, error) {
 	p := newPlot("Compaction time against log size (every run; log-log)",
 		"log size before compaction (MiB, log scale)", "compaction time (s, log scale)")
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker, p.Y.Tick.Marker = readableTicks{plot.LogTicks{Prec: -1}}, readableTicks{plot.LogTicks{Prec: -1}}
+	p.X.Tick.Marker, p.Y.Tick.Marker = logTicks{}, logTicks{}
 	var keys []int
 	for _, c := range s.Compaction {
 		if !slices.Contains(keys, c.Spec.Keys) {
@@ -222,6 +355,7 @@ func (s *suite) plotCompactionTime() (*plot.Plot, error) {
 	}
 	slices.Sort(keys)
 	xmin, xmax := math.Inf(1), 0.0
+	ymin, ymax := math.Inf(1), 0.0
 	shapes := []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.PlusGlyph{}, draw.CrossGlyph{}}
 	for i, k := range keys {
 		var xys plotter.XYs
@@ -230,6 +364,7 @@ func (s *suite) plotCompactionTime() (*plot.Plot, error) {
 				mib := float64(c.BytesBefore) / (1 << 20)
 				xys = append(xys, plotter.XY{X: mib, Y: c.Seconds})
 				xmin, xmax = min(xmin, mib), max(xmax, mib)
+				ymin, ymax = min(ymin, c.Seconds), max(ymax, c.Seconds)
 			}
 		}
 		sc, err := scatter(xys, seriesColor[i%len(seriesColor)], shapes[i%len(shapes)], vg.Points(3))
@@ -251,11 +386,18 @@ func (s *suite) plotCompactionTime() (*plot.Plot, error) {
 		goalLine.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(goalLine)
 		p.Legend.Add(fmt.Sprintf("goal: size / (%.1f x disk write, %s MB/s); above = too slow", goalCompactionVsDisk, fmtNum(disk.Median)), goalLine)
+		ymin, ymax = min(ymin, xmin/rate), max(ymax, xmax/rate)
+	}
+	if ymax > 0 {
+		// The legend sits top left, where the slowest (largest) logs never are,
+		// above the highest point.
+		p.yLo, p.yTop, p.yLog = ymin/1.5, ymax*1.3, true
+		p.X.Min, p.X.Max = xmin/1.3, xmax*1.3
 	}
 	return p, nil
 }
 
-func (s *suite) plotRestart() (*plot.Plot, error) {
+func (s *suite) plotRestart() (*figure, error) {
 	p := newPlot("Restart time against log size (every run)",
 		"log size on disk (MiB)", "restart time: process start to init_ok (ms)")
 	var before, after plotter.XYs
@@ -286,6 +428,7 @@ func (s *suite) plotRestart() (*plot.Plot, error) {
 		p.X.Min = 0
 		p.X.Max = slices.Max(mib) * 1.05
 		p.Y.Min = 0
+		p.yLo, p.yTop = 0, slices.Max(ms)*1.05
 	}
 	return p, nil
 }

@@ -62,6 +62,14 @@ func run(cfg config) (err error) {
 	if err != nil {
 		return err
 	}
+	// Before minutes of measuring, not after: the report must have a place.
+	if cfg.Out != "" {
+		if err := checkWritable(cfg.Out); err != nil {
+			return err
+		}
+	}
+	progress("sections: %s; expected about %s in all on a 2-core machine (the progress lines below give each section's)",
+		strings.Join(cfg.Sections, ", "), fmtDuration(expectedTotal(cfg)))
 	workDir, err := os.MkdirTemp(cfg.Dir, "offsets-bench-")
 	if err != nil {
 		return err
@@ -101,46 +109,47 @@ func run(cfg config) (err error) {
 		}
 	}
 	if wants(sectionLatency) || wants(sectionCompaction) || wants(sectionCompactionLatency) {
-		if err := s.measureDisk(workDir); err != nil {
+		if err := s.section(stepDisk, func() error { return s.measureDisk(workDir) }); err != nil {
 			return err
 		}
 	}
 	if wants(sectionThroughput) {
-		if s.Throughput, err = runThroughput(cfg, root, workDir, nodeBin); err != nil {
+		err := s.section(sectionThroughput, func() (err error) {
+			s.Throughput, err = runThroughput(cfg, root, workDir, nodeBin)
+			return err
+		})
+		if err != nil {
 			return err
 		}
-		s.Ran[sectionThroughput] = true
 	}
 	if wants(sectionLatency) {
-		if err := s.measureLatency(nodeBin, workDir); err != nil {
+		if err := s.section(sectionLatency, func() error { return s.measureLatency(nodeBin, workDir) }); err != nil {
 			return err
 		}
-		s.Ran[sectionLatency] = true
 	}
 	fx := &fixtures{root: filepath.Join(workDir, "fixtures")}
 	if wants(sectionCompaction) {
-		if err := s.measureCompaction(nodeBin, fx, workDir); err != nil {
+		if err := s.section(sectionCompaction, func() error { return s.measureCompaction(nodeBin, fx, workDir) }); err != nil {
 			return err
 		}
-		s.Ran[sectionCompaction] = true
 	}
 	if wants(sectionCompactionLatency) {
-		if err := s.measureCompactionLatency(nodeBin, fx, workDir); err != nil {
+		if err := s.section(sectionCompactionLatency, func() error { return s.measureCompactionLatency(nodeBin, fx, workDir) }); err != nil {
 			return err
 		}
-		s.Ran[sectionCompactionLatency] = true
 	}
 	os.RemoveAll(fx.root)
 	if wants(sectionSawtooth) {
-		if err := s.measureSawtooth(nodeBin, workDir); err != nil {
+		if err := s.section(sectionSawtooth, func() error { return s.measureSawtooth(nodeBin, workDir) }); err != nil {
 			return err
 		}
-		s.Ran[sectionSawtooth] = true
 	}
 	if wants(sectionRedis) {
-		s.Redis = redisComparison(workloadSpec{Requests: cfg.Requests, Keys: cfg.Keys, Seed: cfg.Seed}, workDir)
-		progress("redis: %s", s.Redis.Note)
-		s.Ran[sectionRedis] = true
+		s.section(sectionRedis, func() error {
+			s.Redis = redisComparison(workloadSpec{Requests: cfg.Requests, Keys: cfg.Keys, Seed: cfg.Seed}, workDir)
+			progress("redis: %s", s.Redis.Note)
+			return nil
+		})
 	}
 	s.Wall = time.Since(s.Started)
 
@@ -154,6 +163,86 @@ func run(cfg config) (err error) {
 	os.Stdout.Write(md)
 	progress("wrote the report, CSV files and plots to %s (suite took %v)", out, s.Wall.Round(time.Second))
 	return nil
+}
+
+// section runs one section of the suite between a progress line with its
+// expected duration and one with the time it took, and marks it as run.
+func (s *suite) section(name string, run func() error) error {
+	progress("== %s: expected about %s", name, fmtDuration(expectedDuration(name, s.Cfg.Quick)))
+	start := time.Now()
+	if err := run(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if name != stepDisk {
+		s.Ran[name] = true
+	}
+	progress("== %s: done in %s", name, fmtDuration(time.Since(start)))
+	return nil
+}
+
+// stepDisk is the disk probe that latency, compaction and
+// compaction-latency share: a step with a progress line, not a section.
+const stepDisk = "disk probe"
+
+// Expected durations of the sections with the default settings and with
+// -quick on this project's 2-core machine, 2026-12-01: -quick and the
+// latency, compaction-latency, sawtooth and compaction sections measured
+// (the last two under load average 9: compaction took 4m0s, the disk probe
+// 1m20s; less on a quiet machine); throughput from its variants' measured
+// rates (3 runs of 1e6 requests through each, ~40 s a round); redis
+// estimated. A busy or slower machine takes longer: the progress lines
+// give both.
+var expected = map[string][2]time.Duration{ // full, quick
+	sectionThroughput:        {150 * time.Second, 8 * time.Second},
+	sectionLatency:           {30 * time.Second, 3 * time.Second},
+	sectionCompaction:        {210 * time.Second, 6 * time.Second},
+	sectionCompactionLatency: {25 * time.Second, 4 * time.Second},
+	sectionSawtooth:          {12 * time.Second, 5 * time.Second},
+	sectionRedis:             {15 * time.Second, 3 * time.Second},
+	stepDisk:                 {40 * time.Second, 4 * time.Second},
+}
+
+func expectedDuration(section string, quick bool) time.Duration {
+	if quick {
+		return expected[section][1]
+	}
+	return expected[section][0]
+}
+
+func expectedTotal(cfg config) time.Duration {
+	var d time.Duration
+	disk := false
+	for _, sec := range cfg.Sections {
+		d += expectedDuration(sec, cfg.Quick)
+		disk = disk || sec == sectionLatency || sec == sectionCompaction || sec == sectionCompactionLatency
+	}
+	if disk {
+		d += expectedDuration(stepDisk, cfg.Quick)
+	}
+	return d
+}
+
+// fmtDuration rounds a duration for a progress line: 40s, 2m30s.
+func fmtDuration(d time.Duration) string {
+	if d >= time.Minute {
+		return d.Round(10 * time.Second).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// checkWritable makes dir if needed and checks that a file can be created
+// in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-out %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".bench-write-check-")
+	if err != nil {
+		return fmt.Errorf("-out %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // measureDisk measures the disk's fsync latency and sequential write speed

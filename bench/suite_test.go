@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/plot"
 )
 
 func TestFitLine(t *testing.T) {
@@ -191,6 +193,25 @@ func TestSuiteReport(t *testing.T) {
 	if t.Failed() {
 		t.Log(md)
 	}
+	// fakeSuite has -quick's settings: its report says so at the top,
+	// before its verdicts, and a full run's does not.
+	full := fakeSuite()
+	full.Cfg.Quick = false
+	b.Reset()
+	if err := full.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "-quick run") {
+		t.Error("a full run's report calls itself a -quick run")
+	}
+	quick := fakeSuite()
+	b.Reset()
+	if err := quick.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if i, j := strings.Index(b.String(), "**A -quick run.** Its verdicts come from small runs"), strings.Index(b.String(), "## Goals"); i < 0 || i > j {
+		t.Errorf("a -quick report does not say so before its goals:\n%s", b.String())
+	}
 	// A fast compaction passes.
 	for i := range s.Compaction {
 		s.Compaction[i].Seconds = float64(s.Compaction[i].BytesBefore) / 600e6
@@ -202,6 +223,41 @@ func TestSuiteReport(t *testing.T) {
 	s.Compaction = nil
 	if g := s.compactionGoal(); g.Verdict != "NOT RUN" {
 		t.Errorf("no compaction: %+v", g)
+	}
+}
+
+// TestOutNotWritable checks that the suite refuses an -out it cannot
+// write before it measures anything.
+func TestOutNotWritable(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	bad := []string{filepath.Join(file, "out")}
+	if os.Geteuid() != 0 { // root writes anywhere
+		bad = append(bad, ro)
+	}
+	for _, out := range bad {
+		if err := checkWritable(out); err == nil {
+			t.Errorf("checkWritable(%s) succeeded", out)
+		}
+	}
+	good := filepath.Join(dir, "new", "out")
+	if err := checkWritable(good); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(good); len(ents) != 0 {
+		t.Errorf("checkWritable left %d files in %s", len(ents), good)
+	}
+	// run refuses before it builds or measures anything.
+	cfg, _ := parseFlags([]string{"-quick", "-sections", "sawtooth", "-out", bad[0]})
+	if err := run(cfg); err == nil || !strings.Contains(err.Error(), "-out") {
+		t.Errorf("run with -out %s: %v", bad[0], err)
 	}
 }
 
@@ -340,6 +396,49 @@ func TestTickLabel(t *testing.T) {
 	for v, want := range tests {
 		if got := tickLabel(v); got != want {
 			t.Errorf("tickLabel(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func tickLabels(ticks []plot.Tick) string {
+	var labels []string
+	for _, tk := range ticks {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	return strings.Join(labels, " ")
+}
+
+// TestTicks checks the axes' labels: round steps of 1, 2 or 5, enough of
+// them, none of gonum's 0.025/0.125/0.225 or a 0-and-250-only axis.
+func TestTicks(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		log    bool
+		want   string
+	}{
+		{0, 250, false, "0 50 100 150 200 250"},
+		{0, 262.5, false, "0 50 100 150 200 250"},
+		{0.02, 0.46, false, "0.1 0.2 0.3 0.4"},
+		{0, 4, false, "0 1 2 3 4"},
+		{-0.01, 0.8, false, "0 0.2 0.4 0.6 0.8"},
+		{0, 6000, false, "0 1,000 2,000 3,000 4,000 5,000 6,000"},
+		{150, 80000, false, "20,000 40,000 60,000 80,000"},
+		{150, 80000, true, "200 500 1,000 2,000 5,000 10,000 20,000 50,000"},
+		{150, 800000, true, "1,000 10,000 100,000"},
+		{0.0005, 10, true, "0.001 0.01 0.1 1 10"},
+		{0.3, 40, true, "0.5 1 2 5 10 20"},
+		{300, 700, true, "300 400 500 600 700"}, // inside one decade: linear steps
+	} {
+		var got string
+		if c.log {
+			got = tickLabels(logTicks{}.Ticks(c.lo, c.hi))
+		} else {
+			got = tickLabels(niceTicks{}.Ticks(c.lo, c.hi))
+		}
+		if got != c.want {
+			t.Errorf("ticks(%v, %v, log=%v) = %q, want %q", c.lo, c.hi, c.log, got, c.want)
 		}
 	}
 }

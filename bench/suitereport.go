@@ -138,9 +138,22 @@ func (s *suite) compactionEvents() []compactionEvent {
 }
 
 // writeMarkdown writes the whole report.
+// maxRecords is the largest log of logs, in records.
+func maxRecords(logs []logSpec) int {
+	n := 0
+	for _, l := range logs {
+		n = max(n, l.Records)
+	}
+	return n
+}
+
 func (s *suite) writeMarkdown(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("# offsets-node benchmark suite\n\n")
+	if s.Cfg.Quick {
+		fmt.Fprintf(&b, "> **A -quick run.** Its verdicts come from small runs (%s requests, %d runs of each, logs of at most %s records, %s sequential commits): a smoke test of the suite, not the measurements the goals are about, which `go run ./bench` makes.\n\n",
+			commas(float64(s.Cfg.Requests)), s.Cfg.Runs, commas(float64(maxRecords(s.Cfg.CompactionLogs))), commas(float64(s.Cfg.LatencyN)))
+	}
 	for _, kv := range s.Env {
 		fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
 	}

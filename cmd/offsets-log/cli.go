@@ -23,11 +23,13 @@ const (
 
 // env is where a run writes; tests give it buffers.
 type env struct {
+	stdin          io.Reader // nil: os.Stdin
 	stdout, stderr io.Writer
 	terminal       bool // stderr is a terminal: progress bars are drawn
 }
 
-const rootHelp = `offsets-log replays, inspects, verifies and compacts an offsets log.
+const rootHelp = `offsets-log replays, inspects, verifies, exports and compacts an offsets log,
+and plans offset resets.
 
 DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK, wal/
 and checkpoint.N/: for a node started with --data-dir /var/lib/offsets whose
@@ -47,18 +49,60 @@ after DIR.`
 
 const exitHelp = `Exit status:
   0  success; for verify, the log is clean
-  1  the log is damaged: verify found damage; replay, dump and stats met damage
-     the node would refuse to start on; repair refused damage that is not a
-     torn tail
+  1  the log is damaged: verify found damage; replay, dump, stats, export and
+     reset-plan met damage the node would refuse to start on; compact and
+     repair refused damage that is not a torn tail
   2  usage error, or the log could not be read or changed: a missing
      directory, a directory that is not an offsets log, a node holding it
      (compact, repair), a format version this program does not know, an I/O
      error`
 
+// exitHelps are the exit statuses that apply to each command, as its help
+// lists them.
+var exitHelps = map[string]string{
+	"replay":     readExit(";\n     an --at-index or --at-time before the history the log keeps, or an\n     --at-index past its end"),
+	"dump":       readExit(""),
+	"stats":      readExit(""),
+	"export":     readExit(""),
+	"reset-plan": readExit(";\n     a --to-time before the history the log keeps"),
+	"verify": `Exit status:
+  0  the log is clean: no damage
+  1  verify found damage (a torn tail included)
+  2  usage error, or the log could not be read: a missing directory, a
+     directory that is not an offsets log, a format version this program
+     does not know, an I/O error`,
+	"compact": changeExit("compact", "compacted it, or there was nothing to compact"),
+	"repair":  changeExit("repair", "cut a torn tail, or there was none"),
+	"import": `Exit status:
+  0  success: the input's requests, after an init, are on stdout
+  2  usage error, a line that is not a commit_offsets request (nothing is
+     printed), or FILE could not be read`,
+}
+
+func readExit(more string) string {
+	return fmt.Sprintf(`Exit status:
+  0  success
+  1  the log is damaged where the node would refuse to start on it (damage
+     other than a torn tail); 'offsets-log verify DIR' lists it
+  2  usage error, or the log could not be read: a missing directory, a
+     directory that is not an offsets log, a format version this program
+     does not know, an I/O error%s`, more)
+}
+
+func changeExit(cmd, ok string) string {
+	return fmt.Sprintf(`Exit status:
+  0  success: %s
+  1  %s refused: the log is damaged other than in a torn tail
+  2  usage error, a node holding DIR, or the log could not be read or
+     changed: a missing directory, a directory that is not an offsets log,
+     a format version this program does not know, an I/O error`, ok, cmd)
+}
+
 // Command groups, as the help lists them.
 const (
 	groupRead   = "read"
 	groupChange = "change"
+	groupPipe   = "pipe"
 )
 
 // exitCode ends a run with that exit status; the command has already said
@@ -107,7 +151,7 @@ func newRoot(e *env) *cobra.Command {
 		Long:  rootHelp,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError(fmt.Sprintf("offsets-log: no command %q; the commands are replay, dump, verify, stats, compact and repair; run 'offsets-log help'", args[0]))
+				return usageError(fmt.Sprintf("offsets-log: no command %q; the commands are replay, dump, verify, stats, export, reset-plan, compact, repair and import; run 'offsets-log help'", args[0]))
 			}
 			return nil
 		},
@@ -127,12 +171,16 @@ func newRoot(e *env) *cobra.Command {
 	root.AddGroup(
 		&cobra.Group{ID: groupRead, Title: "Commands that only read (they never write to DIR and work while a node runs):"},
 		&cobra.Group{ID: groupChange, Title: "Commands that change the log (they refuse while a node holds DIR):"},
+		&cobra.Group{ID: groupPipe, Title: "Commands that read no log:"},
 	)
-	for _, c := range []*cobra.Command{replayCommand(e), dumpCommand(e), verifyCommand(e), statsCommand(e), compactCommand(e), repairCommand(e)} {
-		c.Long = strings.TrimSpace(c.Long) + "\n\n" + dirHelp + "\n\n" + exitHelp
+	for _, c := range []*cobra.Command{replayCommand(e), dumpCommand(e), verifyCommand(e), statsCommand(e), exportCommand(e), resetPlanCommand(e), compactCommand(e), repairCommand(e)} {
+		c.Long = strings.TrimSpace(c.Long) + "\n\n" + dirHelp + "\n\n" + exitHelps[c.Name()]
 		c.Args = oneDir
 		root.AddCommand(c)
 	}
+	imp := importCommand(e)
+	imp.Long = strings.TrimSpace(imp.Long) + "\n\n" + exitHelps[imp.Name()]
+	root.AddCommand(imp)
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [COMMAND]",
 		Short: "print the help of offsets-log or of one command",
@@ -170,6 +218,10 @@ func oneDir(c *cobra.Command, args []string) error {
 // flagError is a flag cobra could not parse, with where to read more.
 func flagError(c *cobra.Command, err error) error {
 	msg := err.Error()
+	var ive *pflag.InvalidValueError
+	if errors.As(err, &ive) {
+		msg = invalidValue(ive.GetFlag(), ive.GetValue())
+	}
 	// Go's flag package took -json for --json; pflag reads it as -j -s -o -n.
 	var ne *pflag.NotExistError
 	if errors.As(err, &ne) && ne.GetSpecifiedShortnames() != "" {
@@ -182,6 +234,23 @@ func flagError(c *cobra.Command, err error) error {
 		return usageError(fmt.Sprintf("%s\nusage: offsets-log COMMAND [flags] DIR; run 'offsets-log help'", msg))
 	}
 	return usageError(fmt.Sprintf("%s\nusage: %s [flags] DIR; run '%s --help'", msg, c.CommandPath(), c.CommandPath()))
+}
+
+// invalidValue says what a flag wants instead of the parser's own text
+// (strconv.ParseUint: parsing "abc": invalid syntax).
+func invalidValue(f *pflag.Flag, value string) string {
+	want := "a valid " + f.Value.Type()
+	switch f.Value.Type() {
+	case "uint64", "uint", "uint32":
+		want = "a whole number, 0 or more, such as 12"
+	case "int64", "int", "int32":
+		want = "a whole number such as 12 or -3"
+	case "duration":
+		want = "a duration such as 90s, 15m, 24h or 0"
+	case "bool":
+		want = "true or false"
+	}
+	return fmt.Sprintf("--%s %q: want %s", f.Name, value, want)
 }
 
 // checkDir checks that dir holds a log before any command touches it, and
@@ -233,7 +302,7 @@ func explain(dir string, err error) (string, int) {
 	case errors.Is(err, log.ErrChanged):
 		return fmt.Sprintf("%v. The running node compacted the log while it was read: run the command again.", err), exitUsage
 	case errors.Is(err, log.ErrCompacted):
-		return fmt.Sprintf("%v: that history is gone; a checkpoint keeps only the live records.", err), exitUsage
+		return fmt.Sprintf("%v. That history is gone: a checkpoint keeps only the live records.", err), exitUsage
 	case errors.As(err, &ce), errors.Is(err, log.ErrCorrupt), errors.Is(err, consumeroffsets.ErrRecord):
 		return fmt.Sprintf("the log is damaged: %s.\nThe node refuses to start on it. Run 'offsets-log verify %s' to list every damaged place.", relErr(dir, err), dir), exitDamaged
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/log"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +22,12 @@ func compactCommand(e *env) *cobra.Command {
 the whole log, keeps the latest record of every key, drops tombstones older
 than --tombstone-retention, writes the survivors as a new checkpoint in the
 log's own format (tmp, fsync, rename), and releases the wal entries it
-covers. It prints what it did.
+covers. It prints what it did, or why it did nothing (with --json, in
+"reason": "empty", or "covered": the newest checkpoint already covers the
+whole log and holds no tombstone older than --tombstone-retention). When
+the checkpoint covers the whole log but holds such tombstones, it appends
+one empty entry for the new checkpoint to cover, and compacts: so
+--tombstone-retention 0 drops every tombstone now.
 
 It takes the directory's lock, so it refuses while a node runs on DIR. Like
 the node's start, it first cuts a torn tail off the newest segment (keeping
@@ -41,19 +47,23 @@ type compactOpts struct {
 }
 
 type compactJSON struct {
-	Dir            string  `json:"dir"`
-	Through        uint64  `json:"through"`
-	RecordsBefore  uint64  `json:"records_before"`
-	RecordsKept    uint64  `json:"records_kept"`
-	RecordsDropped uint64  `json:"records_dropped"`
-	TombstonesKept uint64  `json:"tombstones_kept"`
-	BytesBefore    int64   `json:"bytes_before"`
-	BytesAfter     int64   `json:"bytes_after"`
-	RecordBytes    int64   `json:"record_bytes"`
-	KeptBytes      int64   `json:"kept_bytes"`
-	DurationMs     float64 `json:"duration_ms"`
-	PauseMs        float64 `json:"pause_ms"`
-	Compacted      bool    `json:"compacted"`
+	Dir            string `json:"dir"`
+	Through        uint64 `json:"through"`
+	RecordsBefore  uint64 `json:"records_before"`
+	RecordsKept    uint64 `json:"records_kept"`
+	RecordsDropped uint64 `json:"records_dropped"`
+	TombstonesKept uint64 `json:"tombstones_kept"`
+	BytesBefore    int64  `json:"bytes_before"`
+	BytesAfter     int64  `json:"bytes_after"`
+	RecordBytes    int64  `json:"record_bytes"`
+	KeptBytes      int64  `json:"kept_bytes"`
+	// Reason says why nothing was compacted: "empty" (no entries) or
+	// "covered" (the newest checkpoint covers the whole log and holds no
+	// tombstone past retention); empty when it compacted.
+	Reason     string  `json:"reason,omitempty"`
+	DurationMs float64 `json:"duration_ms"`
+	PauseMs    float64 `json:"pause_ms"`
+	Compacted  bool    `json:"compacted"`
 }
 
 func (o *compactOpts) run(e *env, dir string) int {
@@ -67,7 +77,7 @@ func (o *compactOpts) run(e *env, dir string) int {
 	// Opening the log may cut a torn tail; its one line goes to stderr.
 	restore := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: dropTime})))
-	st, err := compactor.CompactDir(dir, &consumeroffsets.Keyer{}, compactor.Options{TombstoneRetention: o.retention})
+	st, reason, err := compactOffline(dir, o.retention)
 	slog.SetDefault(restore)
 	if err != nil {
 		return e.fail("compact", dir, err)
@@ -76,15 +86,15 @@ func (o *compactOpts) run(e *env, dir string) int {
 		RecordsDropped: st.RecordsDropped(), TombstonesKept: st.TombstonesKept, BytesBefore: st.BytesBefore,
 		BytesAfter: st.BytesAfter, RecordBytes: st.RecordBytes, KeptBytes: st.KeptBytes,
 		DurationMs: float64(st.Duration.Microseconds()) / 1e3, PauseMs: float64(st.Pause.Microseconds()) / 1e3,
-		Compacted: st.BytesAfter > 0 || st.RecordsBefore > 0}
+		Compacted: reason == "", Reason: reason}
 	w := bufio.NewWriter(e.stdout)
 	switch {
 	case o.json:
 		jsonLines(w).Encode(out)
-	case st.Through == 0:
+	case reason == reasonEmpty:
 		fmt.Fprintf(w, "nothing to compact: %s is empty\n", dir)
-	case !out.Compacted:
-		fmt.Fprintf(w, "nothing to compact: the newest checkpoint already covers the whole log, through index %d\n", st.Through)
+	case reason == reasonCovered:
+		fmt.Fprintf(w, "nothing to compact: the newest checkpoint already covers the whole log, through index %d, and holds no tombstone older than %s\n", st.Through, o.retention)
 	default:
 		fmt.Fprintf(w, "compacted %s through index %d into a checkpoint\n", dir, st.Through)
 		fmt.Fprintf(w, "records  %d before, %d kept, %d dropped (%d tombstones kept, younger than %s)\n",
@@ -97,6 +107,85 @@ func (o *compactOpts) run(e *env, dir string) int {
 		return e.fail("compact", dir, err)
 	}
 	return exitOK
+}
+
+// Why compact did nothing.
+const (
+	reasonEmpty   = "empty"
+	reasonCovered = "covered"
+)
+
+// compactOffline compacts the log in dir through its last entry, as
+// compactor.CompactDir does, and also when the newest checkpoint already
+// covers the whole log but holds tombstones older than retention: those
+// the compaction exists to drop. A checkpoint is named by the index it
+// covers and is never rewritten in place, so it first appends an empty
+// entry (synced; replay skips it) for the new checkpoint to cover; the
+// compaction then releases it with the rest. A crash in between leaves a
+// log with one more empty entry, which is harmless. reason says why
+// nothing was compacted, if nothing was.
+//
+// A checkpoint written before seals is always rewritten (sealed), covered
+// or not.
+func compactOffline(dir string, retention time.Duration) (compactor.Stats, string, error) {
+	l, err := log.Open(dir, log.Options{})
+	if err != nil {
+		return compactor.Stats{}, "", err
+	}
+	st, reason, err := func() (compactor.Stats, string, error) {
+		now := time.Now()
+		opts := compactor.Options{TombstoneRetention: retention, Now: func() time.Time { return now }}
+		through := l.LastIndex()
+		if through == 0 {
+			return compactor.Stats{}, reasonEmpty, nil
+		}
+		ck, ok, err := log.CheckpointIndex(dir)
+		if err != nil {
+			return compactor.Stats{}, "", err
+		}
+		unsealed, err := log.CheckpointUnsealed(dir)
+		if err != nil {
+			return compactor.Stats{}, "", err
+		}
+		// A checkpoint from before seals is rewritten sealed at its own
+		// index by the compactor, so it needs no extra entry.
+		if ok && through <= ck && !unsealed {
+			n, err := expiredTombstones(dir, ck, now.Add(-retention))
+			if err != nil {
+				return compactor.Stats{}, "", err
+			}
+			if n == 0 {
+				return compactor.Stats{Through: through}, reasonCovered, nil
+			}
+			if through, err = l.Append(&log.Batch{}); err != nil {
+				return compactor.Stats{}, "", err
+			}
+			if err := l.Sync(); err != nil {
+				return compactor.Stats{}, "", err
+			}
+		}
+		st, err := compactor.Compact(l, through, &consumeroffsets.Keyer{}, opts)
+		return st, "", err
+	}()
+	if cerr := l.Close(); err == nil {
+		err = cerr
+	}
+	return st, reason, err
+}
+
+// expiredTombstones counts the tombstones the log holds through index
+// through that were written at or before horizon: those a compaction drops.
+func expiredTombstones(dir string, through uint64, horizon time.Time) (int, error) {
+	var k consumeroffsets.Keyer
+	n := 0
+	_, err := log.ReplaySerial(dir, 1, through, func(_ uint64, r log.Record) error {
+		_, tomb, at, err := k.Classify(r)
+		if err == nil && tomb && at.UnixMilli() <= horizon.UnixMilli() {
+			n++
+		}
+		return err
+	})
+	return n, err
 }
 
 // dropTime removes the time from slog lines: a command's stderr is read

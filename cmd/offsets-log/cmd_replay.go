@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
-	"github.com/maelstrom-offsets/offsets/log"
 	"github.com/spf13/cobra"
 )
 
@@ -42,7 +40,7 @@ It never writes to DIR and works while a node runs on it.`,
 	f.StringVar(&o.group, "group", "", "print only the offsets of group `G`")
 	f.StringVar(&o.topic, "topic", "", "print only the offsets of topic `T`")
 	f.Uint64Var(&o.atIndex, "at-index", 0, "stop after the entry at log index `N`")
-	f.StringVar(&o.atTime, "at-time", "", "stop before the first record written after `TIME` (RFC 3339, e.g. 2026-01-02T03:04:05Z)")
+	f.StringVar(&o.atTime, "at-time", "", "stop before the first record written after `TIME` (RFC 3339, e.g. 2026-01-02T03:04:05Z, or YYYY-MM-DDTHH:mm:SS.sss in UTC)")
 	return c
 }
 
@@ -53,55 +51,21 @@ type replayOpts struct {
 	atTime       string
 }
 
-// errStop ends a scan early without an error.
-var errStop = errors.New("stop")
-
 func (o *replayOpts) run(e *env, dir string) int {
-	var until time.Time
+	p := point{atIndex: o.atIndex, flag: fmt.Sprintf("--at-index %d", o.atIndex)}
 	if o.atTime != "" {
-		t, err := time.Parse(time.RFC3339, o.atTime)
+		t, err := parseTime("--at-time", o.atTime)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "offsets-log replay: --at-time %q is not an RFC 3339 time such as 2026-01-02T03:04:05Z or 2026-01-02T03:04:05.250+01:00\n", o.atTime)
+			fmt.Fprintf(e.stderr, "offsets-log replay: %v\n", err)
 			return exitUsage
 		}
-		until = t
+		p.until, p.flag = t, "--at-time "+o.atTime
 	}
-	if !e.checkDir("replay", dir) {
-		return exitUsage
+	ld, code := e.loadState("replay", dir, p)
+	if code != exitOK {
+		return code
 	}
-	start := time.Now()
-	state := inspect.New(until)
-	inCheckpoint := false
-	var last uint64 // index of the last record applied
-	st, held, scanErr := e.scanLog("replay", dir, log.ScanOptions{
-		To: o.atIndex,
-		Entry: func(en log.EntryInfo) error {
-			inCheckpoint = en.Checkpoint
-			return nil
-		},
-		Record: func(idx uint64, r log.Record) error {
-			err := state.Apply(r)
-			if errors.Is(err, inspect.ErrStop) {
-				if inCheckpoint {
-					return fmt.Errorf("%w: --at-time %s is before records that checkpoint %d holds", log.ErrCompacted, o.atTime, idx)
-				}
-				return errStop
-			}
-			last = idx
-			return err
-		},
-	})
-	if scanErr != nil && !errors.Is(scanErr, errStop) {
-		return e.fail("replay", dir, scanErr)
-	}
-	offsets, err := state.Offsets()
-	if err != nil {
-		return e.fail("replay", dir, err)
-	}
-	took := time.Since(start)
-	if scanErr == nil {
-		e.noteTail("replay", dir, held, st.Tail)
-	}
+	offsets, _ := ld.state.Offsets()
 
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	if o.json {
@@ -127,9 +91,9 @@ func (o *replayOpts) run(e *env, dir string) int {
 	if err := w.Flush(); err != nil {
 		return e.fail("replay", dir, err)
 	}
-	c, _ := state.Counts()
+	c, _ := ld.state.Counts()
 	fmt.Fprintf(e.stderr, "offsets-log replay: replayed %d records through index %d in %s: %s records/s\n",
-		c.Records, last, took.Round(time.Microsecond), rate(c.Records, took))
+		c.Records, ld.last, ld.took.Round(time.Microsecond), rate(c.Records, ld.took))
 	return exitOK
 }
 

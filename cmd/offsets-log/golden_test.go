@@ -86,6 +86,14 @@ func goldenCases() []goldenCase {
 		{name: "help-stats", args: []string{"stats", "--help"}},
 		{name: "help-compact", args: []string{"compact", "--help"}},
 		{name: "help-repair", args: []string{"repair", "--help"}},
+		{name: "help-export", args: []string{"export", "--help"}},
+		{name: "help-reset-plan", args: []string{"reset-plan", "--help"}},
+		{name: "help-import", args: []string{"help", "import"}},
+		{name: "bad-flag-number", args: []string{"dump", "--from", "abc", clean}},
+		{name: "bad-flag-duration", args: []string{"compact", "--tombstone-retention", "1 day", clean}},
+		{name: "clean-replay-past-end", args: []string{"replay", "--at-index", "11", clean}},
+		{name: "empty-replay-at-index", args: []string{"replay", "--at-index", "1", "$TMP/empty"}, setup: emptyLog},
+		{name: "clean-replay-kafka-time", args: []string{"replay", clean, "--at-time", "2026-01-02T03:04:06.500"}},
 		{name: "no-args", args: nil},
 		{name: "unknown-command", args: []string{"cat", clean}},
 		{name: "unknown-flag", args: []string{"replay", "--colour", clean}},
@@ -112,12 +120,37 @@ func goldenCases() []goldenCase {
 		{name: "clean-verify-json", args: []string{"verify", "--json", clean}},
 		{name: "clean-stats", args: []string{"stats", clean}},
 		{name: "clean-stats-json", args: []string{"stats", clean, "--json"}},
+		{name: "clean-export", args: []string{"export", clean},
+			then: [][]string{{"export", "--group", "billing", clean}, {"export", "--group", "nobody", clean}}},
+		{name: "clean-reset-plan-to-time", args: []string{"reset-plan", "--group", "billing", "--to-time", "2026-01-02T03:04:06.500Z", clean},
+			// Kafka's form, taken as UTC; billing had no invoices offset yet.
+			then: [][]string{{"reset-plan", clean, "--group", "billing", "--to-time", "2026-01-02T03:04:05.300"}}},
+		{name: "clean-reset-plan-shift", args: []string{"reset-plan", "--group", "billing", "--shift-by", "-15", clean},
+			then: [][]string{{"reset-plan", "--group", "orders-svc", "--shift-by=9223372036854775807", clean}}},
+		{name: "clean-reset-plan-from-file", args: []string{"reset-plan", "--group", "billing", "--from-file", "$TMP/reset.csv", clean}, setup: resetFile,
+			then: [][]string{{"reset-plan", "--group", "billing", "--from-file", "$TMP/bad.csv", clean}, {"reset-plan", "--group", "billing", "--from-file", "$TMP/dup.csv", clean}}},
+		{name: "reset-plan-usage", args: []string{"reset-plan", "--group", "billing", clean},
+			then: [][]string{
+				{"reset-plan", "--group", "billing", "--shift-by", "1", "--to-time", "2026-01-02T03:04:06Z", clean},
+				{"reset-plan", "--shift-by", "1", clean},
+				{"reset-plan", "--group", "billing", "--to-time", "02/01/2026 03:04", clean},
+				{"reset-plan", "--group", "nobody", "--shift-by", "1", clean},
+			}},
+		{name: "import", args: []string{"import", "--node-id", "n2", "$TMP/requests.jsonl"}, setup: requestsFile,
+			then: [][]string{
+				{"import", "--node-id", "n2", "--node-ids", "n1,n2,n3", "$TMP/requests.jsonl"},
+				{"import", "$TMP/requests.jsonl"},
+				{"import", "--node-id", "n2", "$TMP/bad.jsonl"},
+				{"import", "--node-id", "n2", "$TMP/no-such-file"},
+			}},
 
 		{name: "torn-tail-replay", args: []string{"replay", torn}},
 		{name: "torn-tail-dump", args: []string{"dump", torn}},
 		{name: "torn-tail-verify", args: []string{"verify", torn}},
 		{name: "torn-tail-verify-json", args: []string{"verify", torn, "--json"}},
 		{name: "torn-tail-stats", args: []string{"stats", torn}},
+		// Two replays (now, and at a time after every record): one note on the tail.
+		{name: "torn-tail-reset-plan", args: []string{"reset-plan", "--group", "billing", "--to-time", "2027-01-01T00:00:00Z", torn}},
 		{name: "torn-tail-repair", copyLog: "torn-tail", args: []string{"repair", "$TMP/torn-tail"},
 			then: [][]string{{"verify", "$TMP/torn-tail"}, {"repair", "$TMP/torn-tail"}}},
 		{name: "torn-tail-repair-json", copyLog: "torn-tail", args: []string{"repair", "--json", "$TMP/torn-tail"}},
@@ -136,6 +169,21 @@ func goldenCases() []goldenCase {
 		{name: "compacted-stats", args: []string{"stats", "--groups", comp}},
 		{name: "compacted-replay-before-checkpoint", args: []string{"replay", "--at-index", "3", comp}},
 		{name: "compacted-replay-at-time-before-checkpoint", args: []string{"replay", "--at-time", "2026-01-02T03:04:06Z", comp}},
+		{name: "compacted-reset-plan-before-checkpoint", args: []string{"reset-plan", "--group", "billing", "--to-time", "2026-01-02T03:04:06Z", comp},
+			then: [][]string{{"reset-plan", "--group", "billing", "--to-time", "2026-01-02T03:04:11.500Z", comp}}},
+		{name: "compacted-export", args: []string{"export", comp}},
+		// A log its checkpoint covers whole, with tombstones in the
+		// checkpoint: nothing to do while they are within retention; with
+		// retention 0 they go.
+		{name: "compacted-compact-retention-0", copyLog: "compacted", args: []string{"compact", "--tombstone-retention", "100000h", "$TMP/compacted"},
+			then: [][]string{
+				{"compact", "--tombstone-retention", "100000h", "--json", "$TMP/compacted"},
+				{"compact", "--tombstone-retention", "100000h", "$TMP/compacted"},
+				{"compact", "--tombstone-retention", "0", "$TMP/compacted"},
+				{"dump", "$TMP/compacted"},
+				{"compact", "--tombstone-retention", "0", "--json", "$TMP/compacted"},
+				{"verify", "$TMP/compacted"},
+			}},
 
 		{name: "compacted-unsealed-verify", args: []string{"verify", unsealed}},
 		{name: "compacted-unsealed-verify-json", args: []string{"verify", "--json", unsealed}},
@@ -151,11 +199,40 @@ func goldenCases() []goldenCase {
 		{name: "tombstones-dump", args: []string{"dump", tomb}},
 		{name: "tombstones-dump-json", args: []string{"dump", tomb, "--json", "--from", "11"}},
 		{name: "tombstones-stats", args: []string{"stats", "--groups", tomb}},
+		{name: "tombstones-export", args: []string{"export", tomb}},
 		{name: "tombstones-stats-json", args: []string{"stats", "--json", "--groups", tomb}},
 		{name: "tombstones-compact", copyLog: "tombstones", args: []string{"compact", "$TMP/tombstones"},
 			then: [][]string{{"replay", "$TMP/tombstones"}, {"stats", "$TMP/tombstones"}, {"compact", "--json", "$TMP/tombstones"}}},
 		{name: "tombstones-compact-retention", copyLog: "tombstones", args: []string{"compact", "--tombstone-retention", "100000h", "--json", "$TMP/tombstones"},
 			then: [][]string{{"dump", "$TMP/tombstones"}}},
+	}
+}
+
+// resetFile writes reset files for reset-plan --from-file: a good one
+// (a comment, a blank line, a quoted topic, a partition billing has no
+// offset for), one with a bad line, one with a key twice.
+func resetFile(t *testing.T, tmp string) {
+	for name, text := range map[string]string{
+		"reset.csv": "# topic,partition,offset\npayments,0,3\n\n\"payments\",1, 4\nnew,7,0\n",
+		"bad.csv":   "payments,0,3\npayments,-1,4\n",
+		"dup.csv":   "payments,0,3\ninvoices,0,1\npayments,0,5\n",
+	} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// requestsFile writes an input for import: export's requests, with a
+// blank line, and one with a line that is not a commit_offsets request.
+func requestsFile(t *testing.T, tmp string) {
+	good := `{"src":"offsets-log","dest":"n1","body":{"type":"commit_offsets","msg_id":1,"group":"g","generation":3,"offsets":[{"topic":"t","partition":0,"offset":9223372036854775807,"metadata":"é"}]}}` + "\n\n" +
+		`{"src":"offsets-log","dest":"n1","body":{"type":"commit_offsets","msg_id":2,"group":"idle","generation":1,"offsets":[]}}` + "\n"
+	bad := good + `{"src":"c1","dest":"n1","body":{"type":"delete_group","msg_id":3,"group":"g"}}` + "\n"
+	for name, text := range map[string]string{"requests.jsonl": good, "bad.jsonl": bad} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -285,7 +362,8 @@ func TestReadCommandsChangeNothing(t *testing.T) {
 	before := tree(t, logsDir)
 	modes := modesOf(t, logsDir)
 	for _, name := range []string{"clean", "torn-tail", "mid-log-damage", "compacted", "compacted-unsealed", "tombstones"} {
-		for _, args := range [][]string{{"replay"}, {"replay", "--json"}, {"dump"}, {"verify"}, {"stats", "--groups"}} {
+		for _, args := range [][]string{{"replay"}, {"replay", "--json"}, {"dump"}, {"verify"}, {"stats", "--groups"}, {"export"},
+			{"reset-plan", "--group", "billing", "--shift-by", "-1"}, {"reset-plan", "--group", "billing", "--to-time", "2026-01-02T03:04:06Z"}} {
 			runCLI(append(args, logPath(name))...)
 		}
 	}
@@ -305,7 +383,7 @@ func TestReadCommandsChangeNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "clean")
 	copyDir(t, logPath("clean"), dir)
 	os.Remove(filepath.Join(dir, "LOCK"))
-	for _, args := range [][]string{{"replay"}, {"dump"}, {"verify"}, {"stats"}} {
+	for _, args := range [][]string{{"replay"}, {"dump"}, {"verify"}, {"stats"}, {"export"}, {"reset-plan", "--group", "billing", "--shift-by", "1"}} {
 		if _, stderr, code := runCLI(append(args, dir)...); code != 0 {
 			t.Fatalf("%s without a LOCK file: %s", args[0], stderr)
 		}

@@ -61,7 +61,7 @@ func TestReadWhileNodeRuns(t *testing.T) {
 	if last.Group != "g6" || last.Partition != 2 || last.Offset != 293 {
 		t.Fatalf("last offset %+v, want g6/t/2 at 293", last)
 	}
-	for _, args := range [][]string{{"stats"}, {"dump"}, {"verify"}} {
+	for _, args := range [][]string{{"stats"}, {"dump"}, {"verify"}, {"export"}, {"reset-plan", "--group", "g1", "--shift-by", "-1"}} {
 		if _, stderr, code := runCLI(append(args, dir)...); code != 0 {
 			t.Fatalf("%s while the node runs: exit %d\n%s", args[0], code, stderr)
 		}
