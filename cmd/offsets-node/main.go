@@ -15,7 +15,8 @@
 // On SIGTERM or SIGINT the node reads no more input, answers every request
 // it has read, closes the log and exits 0. If stdout takes no reply for
 // --stop-timeout (the client stopped reading), it exits 3 instead, with a
-// WARN line counting the replies it could not write.
+// WARN line counting the replies it could not write. A second signal kills
+// it at once.
 //
 // Exit status: 0 stopped cleanly (EOF on stdin or a signal); 1 an error (the
 // log could not be opened or written, stdout failed); 2 bad flags; 3 stopped
@@ -143,6 +144,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// A second signal kills the node at once, as a crash would: what was
+	// acknowledged is durable all the same.
+	context.AfterFunc(ctx, func() {
+		stop()
+		logger.Info("stopping on a signal: reading no more input, answering what was read; a second signal kills the node")
+	})
 	cfg := node.Config{
 		Logger:      logger,
 		MaxBatch:    *maxBatch,

@@ -119,11 +119,12 @@ func TestUnusableDirAtInit(t *testing.T) {
 // stoppingNode is a node process whose stdout the test reads only when it
 // chooses, and whose stderr lines it watches.
 type stoppingNode struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    io.ReadCloser
-	stderr *lockedBuffer
-	marker chan struct{} // closed at the first WARN line: the node parsed the marker
+	cmd      *exec.Cmd
+	in       io.WriteCloser
+	out      io.ReadCloser
+	stderr   *lockedBuffer
+	marker   chan struct{} // closed at the first WARN line: the node parsed the marker
+	stopping chan struct{} // closed at the line saying the node is stopping on a signal
 }
 
 func startStopping(t *testing.T, dataDir string, extra ...string) *stoppingNode {
@@ -148,15 +149,19 @@ func startStopping(t *testing.T, dataDir string, extra ...string) *stoppingNode 
 		t.Fatal(err)
 	}
 	outW.Close()
-	n := &stoppingNode{cmd: cmd, in: in, out: out, stderr: &lockedBuffer{}, marker: make(chan struct{})}
+	n := &stoppingNode{cmd: cmd, in: in, out: out, stderr: &lockedBuffer{}, marker: make(chan struct{}), stopping: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(errPipe)
-		seen := false
+		seen, stopping := false, false
 		for sc.Scan() {
 			fmt.Fprintln(n.stderr, sc.Text())
 			if !seen && strings.Contains(sc.Text(), "level=WARN") {
 				seen = true
 				close(n.marker)
+			}
+			if !stopping && strings.Contains(sc.Text(), `msg="stopping on a signal`) {
+				stopping = true
+				close(n.stopping)
 			}
 		}
 	}()
@@ -295,4 +300,35 @@ func TestSIGTERMStdoutNeverRead(t *testing.T) {
 		t.Fatalf("%d replies in the pipe: stdout was not blocked", len(replies))
 	}
 	checkAcked(t, dir, replies)
+}
+
+// TestSecondSignalKills checks that a node waiting for a blocked stdout
+// after SIGTERM dies at once on a second one, and that what it had written
+// is durable.
+func TestSecondSignalKills(t *testing.T) {
+	dir := t.TempDir()
+	n := startStopping(t, dir, "--stop-timeout", "10m")
+	n.feed(t, 300, 20)
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.stopping:
+	case <-time.After(time.Minute):
+		n.cmd.Process.Kill()
+		t.Fatalf("no stopping line; stderr:\n%s", n.stderr)
+	}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	n.wait(t)
+	if ws := n.cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Fatalf("exit %v, want killed by SIGTERM; stderr:\n%s", n.cmd.ProcessState, n.stderr)
+	}
+	out, _ := io.ReadAll(n.out)
+	if whole := string(out[:strings.LastIndexByte(string(out), '\n')+1]); whole != "" {
+		acked := parseReplies(t, whole)
+		got, _ := fetchAll(t, dir, []string{"g"}, 50)
+		for _, r := range acked {
+			if i := r.Body.InReplyTo - 2; r.Body.Type == "commit_offset_ok" && got[fmt.Sprintf("g/%d", i%50)] < int64(i) {
+				t.Fatalf("commit %d acknowledged but lost", i)
+			}
+		}
+	}
 }
