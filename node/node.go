@@ -92,7 +92,8 @@ type Node struct {
 //
 // When ctx is cancelled Run reads no more input, and answers every request
 // it has read before it returns: those parsed and those still in its input
-// buffer (a message cut short by the stop is dropped). A read of in in
+// buffer (a message cut short by the stop is skipped with a WARN line, as
+// at the end of the input). A read of in in
 // flight at that moment is interrupted if in has a SetReadDeadline method
 // that works (an *os.File of a pipe in non-blocking mode, a net.Conn), and
 // abandoned otherwise. Once ctx is cancelled Run waits for out for at most
@@ -143,7 +144,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	if err == nil {
 		select {
 		case rerr := <-readErr:
-			if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, errStopped) {
+			if rerr != nil && !errors.Is(rerr, io.EOF) {
 				err = fmt.Errorf("read input: %w", rerr)
 			}
 		default: // the read in flight at the stop was abandoned

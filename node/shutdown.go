@@ -15,7 +15,8 @@ import (
 // input, which may wait, the gate makes the reader hand over the requests it
 // has parsed, so that a request never waits in the reader for input that may
 // not come. When the node is stopping, the gate reads no more: the reader
-// parses what it has already read, hands it over and ends. A read in flight
+// parses what it has already read, hands it over and ends, as at the end of
+// the input. A read in flight
 // at that moment is interrupted with a read deadline in the past when the
 // input supports one (a pipe opened for polling, a net.Conn); its bytes, if
 // it returned any, are parsed like any others. When the input has no
@@ -36,9 +37,6 @@ const DefaultStopTimeout = 5 * time.Second
 // were just not acknowledged.
 var ErrOutputBlocked = errors.New("output blocked")
 
-// errStopped ends the reader when the node is stopping.
-var errStopped = errors.New("input closed by stop")
-
 // inGate is the input as the reader sees it.
 type inGate struct {
 	r io.Reader
@@ -56,7 +54,9 @@ func newInGate(r io.Reader) *inGate {
 	return &inGate{r: r, parked: make(chan struct{})}
 }
 
-// Read reads from the input unless the node is stopping.
+// Read reads from the input unless the node is stopping: then it returns
+// io.EOF, so that the framer treats what it holds as the end of the input
+// (a message cut short by the stop is skipped with a WARN line).
 func (g *inGate) Read(p []byte) (int, error) {
 	if g.handOver != nil {
 		g.handOver()
@@ -64,7 +64,7 @@ func (g *inGate) Read(p []byte) (int, error) {
 	g.mu.Lock()
 	if g.stopping {
 		g.mu.Unlock()
-		return 0, errStopped
+		return 0, io.EOF
 	}
 	g.reading = true
 	g.mu.Unlock()
@@ -77,11 +77,11 @@ func (g *inGate) Read(p []byte) (int, error) {
 	select {
 	case <-g.parked:
 		// The node went on without this read; nobody takes what it read.
-		return 0, errStopped
+		return 0, io.EOF
 	default:
 	}
 	if g.stopping && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = errStopped
+		err = io.EOF
 	}
 	return n, err
 }

@@ -281,7 +281,8 @@ func TestStopInterruptsRead(t *testing.T) {
 		var in io.Reader = fake
 		want := n + 1
 		if deadlines {
-			fake.onDeadline = []byte(testCommit(n) + "\n")
+			// One more commit, and one cut short by the stop.
+			fake.onDeadline = []byte(testCommit(n) + "\n" + testCommit(n + 1)[:40])
 			in = deadlineFake{fake}
 			want++
 		} else {
@@ -289,10 +290,12 @@ func TestStopInterruptsRead(t *testing.T) {
 		}
 		outR, outW := io.Pipe()
 		st := newCountingStore()
+		var logs lockedLog
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- Run(ctx, in, outW, Config{Logger: quiet(), Open: func(string) (Offsets, error) { return st, nil }})
+			done <- Run(ctx, in, outW, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+				Open: func(string) (Offsets, error) { return st, nil }})
 			outW.Close()
 		}()
 		sc := bufio.NewScanner(outR)
@@ -310,6 +313,9 @@ func TestStopInterruptsRead(t *testing.T) {
 		}
 		if got != want {
 			t.Fatalf("deadlines %v: %d replies, want %d", deadlines, got, want)
+		}
+		if warned := strings.Contains(logs.String(), "level=WARN"); warned != deadlines {
+			t.Fatalf("deadlines %v: WARN for the cut message: %v\n%s", deadlines, warned, logs.String())
 		}
 	}
 }
