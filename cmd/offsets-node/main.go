@@ -59,6 +59,8 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the node with the command-line arguments args, on standard
+// input and the given stdout and stderr, and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("offsets-node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -146,10 +148,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	// A second signal kills the node at once, as a crash would: what was
 	// acknowledged is durable all the same.
-	context.AfterFunc(ctx, func() {
+	// (Deferred after stop, this runs before it: stop cancels ctx too.)
+	defer context.AfterFunc(ctx, func() {
 		stop()
 		logger.Info("stopping on a signal: reading no more input, answering what was read; a second signal kills the node")
-	})
+	})()
 	cfg := node.Config{
 		Logger:      logger,
 		MaxBatch:    *maxBatch,
@@ -171,7 +174,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 	}
 	in, restore := openStdin()
-	err := node.Run(ctx, in, os.Stdout, cfg)
+	err := node.Run(ctx, in, stdout, cfg)
 	restore()
 	switch {
 	case errors.Is(err, node.ErrOutputBlocked):
