@@ -121,7 +121,10 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	}
 	gate := newInGate(in)
 	readErr := make(chan error, 1)
-	go func() { readErr <- n.read(gate, full, free) }()
+	go func() {
+		readErr <- n.read(gate, full, free)
+		close(full) // after the error is sent, so that serve's end sees it
+	}()
 
 	w := newReplyOut(out, ctx.Done(), cfg.StopTimeout)
 	err := n.serve(ctx, w, full, free, gate)
@@ -143,7 +146,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	}
 	if err == nil {
 		select {
-		case rerr := <-readErr:
+		case rerr := <-readErr: // sent before full was closed
 			if rerr != nil && !errors.Is(rerr, io.EOF) {
 				err = fmt.Errorf("read input: %w", rerr)
 			}
@@ -156,7 +159,6 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 // read parses input into chunks until in ends or the node stops. It hands
 // a chunk over when it is full and before every read of in (see inGate).
 func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
-	defer close(full)
 	c := <-free
 	c.reqs, c.arena = c.reqs[:0], c.arena[:0]
 	handOver := func() {

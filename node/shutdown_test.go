@@ -396,3 +396,35 @@ func TestAnsweredBeforeWaitingForInput(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// failingReader returns its data, then err.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	k := copy(p, r.data)
+	r.data = r.data[k:]
+	return k, nil
+}
+
+// TestReadErrorReported checks that Run answers what it read and then
+// reports an input error that is not EOF.
+func TestReadErrorReported(t *testing.T) {
+	eio := errors.New("input/output error")
+	for i := 0; i < 20; i++ {
+		var out bytes.Buffer
+		err := Run(context.Background(), &failingReader{data: []byte(commits(10)), err: eio}, &out, Config{
+			Logger: quiet(), Open: func(string) (Offsets, error) { return newCountingStore(), nil }})
+		if !errors.Is(err, eio) {
+			t.Fatalf("Run returned %v, want the read error", err)
+		}
+		if got := bytes.Count(out.Bytes(), []byte{'\n'}); got != 11 {
+			t.Fatalf("%d replies, want 11", got)
+		}
+	}
+}
