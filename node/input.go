@@ -24,17 +24,6 @@ func newFramer(r io.Reader, skipped func(string, []byte)) *framer {
 	return &framer{r: bufio.NewReaderSize(r, 1<<20), skipped: skipped}
 }
 
-// buffered reports whether the next call to next can return without
-// waiting for more input.
-func (f *framer) buffered() bool {
-	return f.held != nil || bytes.IndexByte(peekAll(f.r), '\n') >= 0
-}
-
-func peekAll(r *bufio.Reader) []byte {
-	b, _ := r.Peek(r.Buffered())
-	return b
-}
-
 // readLine returns the next line without its line ending, or io.EOF.
 // The result is valid until the next call.
 func (f *framer) readLine() ([]byte, error) {

@@ -14,6 +14,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,9 @@ type Config struct {
 	ExpireEvery time.Duration
 	// Observer receives request counts (the metrics package's); may be nil.
 	Observer Observer
+	// StopTimeout bounds how long in total a stopping node waits for out
+	// to take its replies. Zero means DefaultStopTimeout.
+	StopTimeout time.Duration
 }
 
 // chunkSize is how many requests the reader hands over at once at most.
@@ -117,12 +121,27 @@ type writeFailure struct {
 }
 
 // Run serves the messages on in until in ends or ctx is cancelled, writing
-// replies to out. Either way it finishes the batch in hand, flushes, closes
-// the store and returns nil. It returns an error when the store cannot be
-// opened or out cannot be written.
+// replies to out, and returns nil once it has closed the store.
+//
+// When ctx is cancelled Run reads no more input, and answers every request
+// it has read before it returns: those parsed and those still in its input
+// buffer (a message cut short by the stop is skipped with a WARN line, as
+// at the end of the input). A read of in in
+// flight at that moment is interrupted if in has a SetReadDeadline method
+// that works (an *os.File of a pipe in non-blocking mode, a net.Conn), and
+// abandoned otherwise. Once ctx is cancelled Run waits for out for at most
+// Config.StopTimeout in total; if out takes no replies for that long, Run
+// closes the store and returns an error wrapping ErrOutputBlocked. Either
+// way a reply is only written after its changes are durable.
+//
+// Run returns an error when the store cannot be opened or out cannot be
+// written.
 func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 4096
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = DefaultStopTimeout
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger}
 	if n.log == nil {
@@ -133,10 +152,26 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	for i := 0; i < cap(free); i++ {
 		free <- &chunk{reqs: make([]request, 0, chunkSize)}
 	}
+	gate := newInGate(in)
 	readErr := make(chan error, 1)
-	go func() { readErr <- n.read(in, full, free) }()
+	go func() {
+		readErr <- n.read(gate, full, free)
+		close(full) // after the error is sent, so that serve's end sees it
+	}()
 
-	err := n.serve(ctx, out, full, free)
+	w := newReplyOut(out, ctx.Done(), cfg.StopTimeout)
+	err := n.serve(ctx, w, full, free, gate)
+	lost := 0
+	if errors.Is(err, ErrOutputBlocked) {
+		lost = bytes.Count(n.out.buf, []byte{'\n'}) // the batch Write refused
+	}
+	if werr := w.close(); werr != nil && err == nil {
+		err = fmt.Errorf("write replies: %w", werr)
+	}
+	if errors.Is(err, ErrOutputBlocked) {
+		n.log.Warn("stopping without writing every reply: the output took none for the stop timeout",
+			"stop_timeout", cfg.StopTimeout, "replies_unwritten", lost+w.unwritten())
+	}
 	if n.store != nil {
 		if cerr := n.store.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close store: %w", cerr)
@@ -144,30 +179,38 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	}
 	if err == nil {
 		select {
-		case rerr := <-readErr:
+		case rerr := <-readErr: // sent before full was closed
 			if rerr != nil && !errors.Is(rerr, io.EOF) {
 				err = fmt.Errorf("read input: %w", rerr)
 			}
-		default: // cancelled while the reader waits on input
+		default: // the read in flight at the stop was abandoned
 		}
 	}
 	return err
 }
 
-// read parses input into chunks until in ends.
-func (n *Node) read(in io.Reader, full chan<- *chunk, free <-chan *chunk) error {
-	defer close(full)
+// read parses input into chunks until in ends or the node stops. It hands
+// a chunk over when it is full and before every read of in (see inGate).
+func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
+	c := <-free
+	c.reqs, c.arena = c.reqs[:0], c.arena[:0]
+	handOver := func() {
+		if len(c.reqs) == 0 {
+			return
+		}
+		full <- c
+		c = <-free
+		c.reqs, c.arena = c.reqs[:0], c.arena[:0]
+	}
+	in.handOver = handOver
 	f := newFramer(in, func(reason string, text []byte) {
 		n.log.Warn("skipping input", "reason", reason, "input", preview(text))
 	})
 	var ps parser
-	c := <-free
 	for {
 		msg, err := f.next()
 		if err != nil {
-			if len(c.reqs) > 0 {
-				full <- c
-			}
+			handOver()
 			return err
 		}
 		c.reqs = append(c.reqs, request{})
@@ -177,62 +220,93 @@ func (n *Node) read(in io.Reader, full chan<- *chunk, free <-chan *chunk) error 
 			n.log.Warn("skipping input", "reason", perr.Error(), "input", preview(msg))
 			continue
 		}
-		// Hand the chunk over when it is full, or before waiting for input
-		// so that what was read is served now.
-		if len(c.reqs) == chunkSize || !f.buffered() {
-			full <- c
-			c = <-free
-			c.reqs, c.arena = c.reqs[:0], c.arena[:0]
+		if len(c.reqs) == chunkSize {
+			handOver()
 		}
 	}
 }
 
-// serve runs batches until the reader is done or ctx is cancelled.
-func (n *Node) serve(ctx context.Context, out io.Writer, full <-chan *chunk, free chan<- *chunk) error {
-	var batch []*chunk
+// serve runs batches until the reader is done, or ctx is cancelled and
+// every request read is answered. A batch holds at most MaxBatch requests:
+// it may end inside a chunk, whose rest starts the next batch.
+func (n *Node) serve(ctx context.Context, out io.Writer, full <-chan *chunk, free chan<- *chunk, in *inGate) error {
 	var tick <-chan time.Time
 	if n.cfg.ExpireEvery > 0 {
 		t := time.NewTicker(n.cfg.ExpireEvery)
 		defer t.Stop()
 		tick = t.C
 	}
+	stop := ctx.Done()
+	var parked <-chan struct{}
+	var (
+		views  []chunk  // the batch's runs of requests
+		batch  []*chunk // pointers to views, as runBatch takes them
+		served []*chunk // chunks the batch finishes, to hand back after it
+		carry  *chunk   // a chunk whose requests from carryAt on are not served yet
+	)
+	carryAt := 0
 	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick:
-			if n.store != nil {
-				n.expireDue = true
-				if err := n.runBatch(nil, out); err != nil {
-					return err
-				}
-			}
-			continue
-		case c, ok := <-full:
-			if !ok {
-				return nil
-			}
-			batch = append(batch, c)
-		}
-		count := len(batch[0].reqs)
-	more:
-		for count < n.cfg.MaxBatch {
+		if carry == nil {
 			select {
+			case <-stop:
+				stop, tick = nil, nil
+				parked = in.stop()
+				continue
+			case <-parked:
+				// The reader is stuck in a read and has handed over
+				// everything it read before: serve what is left, then stop.
+				select {
+				case c, ok := <-full:
+					if !ok {
+						return nil
+					}
+					carry, carryAt = c, 0
+				default:
+					return nil
+				}
+			case <-tick:
+				if n.store != nil {
+					n.expireDue = true
+					if err := n.runBatch(nil, out); err != nil {
+						return err
+					}
+				}
+				continue
 			case c, ok := <-full:
 				if !ok {
-					break more
+					return nil
 				}
-				batch = append(batch, c)
-				count += len(c.reqs)
-			default:
-				break more
+				carry, carryAt = c, 0
 			}
+		}
+		views, batch, served = views[:0], batch[:0], served[:0]
+		count := 0
+		for carry != nil && count < n.cfg.MaxBatch {
+			k := min(len(carry.reqs)-carryAt, n.cfg.MaxBatch-count)
+			views = append(views, chunk{reqs: carry.reqs[carryAt : carryAt+k]})
+			count += k
+			if carryAt += k; carryAt < len(carry.reqs) {
+				break
+			}
+			served = append(served, carry)
+			carry = nil
+			if count < n.cfg.MaxBatch {
+				select {
+				case c, ok := <-full:
+					if ok {
+						carry, carryAt = c, 0
+					}
+				default:
+				}
+			}
+		}
+		for i := range views {
+			batch = append(batch, &views[i])
 		}
 		if err := n.runBatch(batch, out); err != nil {
 			return err
 		}
-		for _, c := range batch {
+		for _, c := range served {
 			free <- c
 		}
 	}

@@ -20,7 +20,7 @@ import (
 // damage, and that compact and repair refuse.
 func TestReadWhileNodeRuns(t *testing.T) {
 	dataDir := t.TempDir()
-	cmd := exec.Command(nodeBinary(t), "--data-dir", dataDir, "--segment-size", "4096")
+	cmd := exec.Command(nodeBinary(t), "--data-dir", dataDir, "--segment-size", "65536")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var errb strings.Builder

@@ -171,7 +171,7 @@ func TestReplayAgreesWithNode(t *testing.T) {
 			}
 			lines = append(lines, request(body))
 		}
-		for i, b := range runNode(t, dataDir, lines, "--segment-size", "4096") {
+		for i, b := range runNode(t, dataDir, lines, "--segment-size", "65536") {
 			switch {
 			case b["type"] == "error" && fmt.Sprint(b["code"]) == "22":
 				fenced++

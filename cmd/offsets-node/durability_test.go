@@ -69,7 +69,7 @@ func fetchLine(id int, group string, part int) string {
 // and the exit code.
 func runOnce(t *testing.T, dataDir, input string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(nodeBinary(t), "--data-dir", dataDir, "--segment-size", "4096")
+	cmd := exec.Command(nodeBinary(t), "--data-dir", dataDir, "--segment-size", "65536")
 	cmd.Stdin = strings.NewReader(input)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -303,7 +303,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	// Compaction every few hundred KiB, so that kills land in the middle of
 	// compactions too.
 	t.Run("compacting", func(t *testing.T) {
-		kill9Rounds(t, true, "--segment-size", "16384", "--compact-min-bytes", "65536", "--compact-dirty-ratio", "0.3")
+		kill9Rounds(t, true, "--segment-size", "65536", "--compact-min-bytes", "65536", "--compact-dirty-ratio", "0.3")
 	})
 }
 
@@ -425,7 +425,7 @@ func TestKill9BatchesAtomic(t *testing.T) {
 	const parts = 40
 	acked := int64(-1)
 	for round := 0; round < 5; round++ {
-		n := startNode(t, dir, "--segment-size", "32768", "--compact-min-bytes", "131072")
+		n := startNode(t, dir, "--segment-size", "65536", "--compact-min-bytes", "131072")
 		done := make(chan struct{})
 		base := int64(round) * 10_000_000
 		go func() {
