@@ -124,11 +124,20 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 // read parses input into chunks until in ends.
 func (n *Node) read(in io.Reader, full chan<- *chunk, free <-chan *chunk) error {
 	defer close(full)
-	f := newFramer(in, func(reason string, text []byte) {
-		n.log.Warn("skipping input", "reason", reason, "input", preview(text))
+	f := newFramer(in, func(reason string, line int, text []byte) {
+		n.log.Warn("skipping input", "line", line, "reason", reason, "input", preview(text))
 	})
 	var ps parser
 	c := <-free
+	// Before waiting for input, hand over what was read so that it is
+	// served now.
+	f.wait = func() {
+		if len(c.reqs) > 0 {
+			full <- c
+			c = <-free
+			c.reqs, c.arena = c.reqs[:0], c.arena[:0]
+		}
+	}
 	for {
 		msg, err := f.next()
 		if err != nil {
@@ -139,14 +148,12 @@ func (n *Node) read(in io.Reader, full chan<- *chunk, free <-chan *chunk) error 
 		}
 		c.reqs = append(c.reqs, request{})
 		r := &c.reqs[len(c.reqs)-1]
-		if perr := ps.parse(msg, r, &c.arena); perr != nil {
+		if perr := ps.parse(msg, f.lone, r, &c.arena); perr != nil {
 			c.reqs = c.reqs[:len(c.reqs)-1]
-			n.log.Warn("skipping input", "reason", perr.Error(), "input", preview(msg))
+			n.log.Warn("skipping input", "line", f.msgLine, "reason", perr.Error(), "input", preview(msg))
 			continue
 		}
-		// Hand the chunk over when it is full, or before waiting for input
-		// so that what was read is served now.
-		if len(c.reqs) == chunkSize || !f.buffered() {
+		if len(c.reqs) == chunkSize {
 			full <- c
 			c = <-free
 			c.reqs, c.arena = c.reqs[:0], c.arena[:0]
@@ -256,12 +263,12 @@ func (n *Node) handle(r *request, failed error) error {
 		src = r.dest // before init the node has no name of its own
 	}
 	switch {
+	case n.store == nil && string(r.typ) != "init":
+		n.out.errorReplyTo(src, r, CodeTemporarilyUnavailable, "node not initialized: send init first")
 	case r.kind == kindInvalid:
-		n.out.errorReply(src, r.src, r.msgID, r.errCode, r.errText)
+		n.out.errorReplyTo(src, r, r.errCode, r.errText)
 	case r.kind == kindInit:
 		return n.init(r)
-	case n.store == nil:
-		n.out.errorReply(src, r.src, r.msgID, CodeTemporarilyUnavailable, "node not initialized: send init first")
 	case failed != nil:
 		n.out.errorReply(src, r.src, r.msgID, CodeCrash, "not durable: "+failed.Error())
 	default:

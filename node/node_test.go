@@ -35,42 +35,6 @@ func TestAppendPyString(t *testing.T) {
 	}
 }
 
-func TestFramer(t *testing.T) {
-	in := "\n  \n{\"a\":1}\r\n{\n  \"b\": [1,\n 2]\n}\nnot json\n{\"broken\": \n{\"c\":3}\n{\"d\":\"}\"}"
-	var skipped []string
-	f := newFramer(strings.NewReader(in), func(reason string, _ []byte) { skipped = append(skipped, reason) })
-	var got []string
-	for {
-		msg, err := f.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, string(msg))
-	}
-	want := []string{`{"a":1}`, "{\n\"b\": [1,\n2]\n}", "not json", `{"c":3}`, `{"d":"}"}`}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("framed %q, want %q", got, want)
-	}
-	if len(skipped) != 1 || skipped[0] != "unterminated object" {
-		t.Fatalf("skipped %q, want one unterminated object", skipped)
-	}
-}
-
-func TestFramerLongLine(t *testing.T) {
-	long := `{"g":"` + strings.Repeat("x", 3<<20) + `"}`
-	f := newFramer(strings.NewReader(long+"\n{}\n"), func(string, []byte) { t.Fatal("skipped") })
-	msg, err := f.next()
-	if err != nil || string(msg) != long {
-		t.Fatalf("long line: %d bytes, %v", len(msg), err)
-	}
-	if msg, _ := f.next(); string(msg) != "{}" {
-		t.Fatalf("after long line: %q", msg)
-	}
-}
-
 // memStore is an in-memory Offsets whose Flush can be made to fail. It
 // implements what the tests here use; the embedded nil Offsets panics on the
 // rest.
@@ -190,13 +154,13 @@ func FuzzParse(f *testing.F) {
 		var ps parser
 		var arena []byte
 		var r request
-		fr := newFramer(strings.NewReader(in), func(string, []byte) {})
+		fr := newFramer(strings.NewReader(in), func(string, int, []byte) {})
 		for {
 			msg, err := fr.next()
 			if err != nil {
 				break
 			}
-			if ps.parse(msg, &r, &arena) != nil {
+			if ps.parse(msg, fr.lone, &r, &arena) != nil {
 				continue
 			}
 			if r.kind == kindCommit && (len(r.group) == 0 || len(r.topic) == 0 || r.partition < 0 || r.offset < 0 ||

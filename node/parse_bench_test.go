@@ -18,7 +18,7 @@ func BenchmarkParse(b *testing.B) {
 		b.SetBytes(int64(len(benchLine)))
 		for i := 0; i < b.N; i++ {
 			arena = arena[:0]
-			if err := ps.parse(benchLine, &r, &arena); err != nil || r.kind != kindCommit {
+			if err := ps.parse(benchLine, false, &r, &arena); err != nil || r.kind != kindCommit {
 				b.Fatal(err)
 			}
 		}
