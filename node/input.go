@@ -124,6 +124,9 @@ func (f *framer) next() ([]byte, error) {
 				continue
 			}
 			b = b[i:]
+			if cap(f.acc) > 4<<20 {
+				f.acc = nil // do not keep a huge message's buffer for good
+			}
 			f.inMsg, f.start, f.acc, f.size = true, f.line, f.acc[:0], 0
 			f.sc.reset()
 		}
@@ -255,7 +258,10 @@ func (f *framer) skipLines(b []byte) int {
 	return i
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+func isSpace(c byte) bool { return space[c] }
+
+// space marks JSON's whitespace.
+var space = [256]bool{' ': true, '\t': true, '\r': true, '\n': true}
 
 // scanStatus is what scanner.scan found.
 type scanStatus uint8
@@ -453,6 +459,10 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			case c == '"':
 				if s.key {
 					s.state = stColon
+					if i+1 < len(b) && b[i+1] == ':' { // the usual case, in one step
+						s.state = stValue
+						i++
+					}
 				} else if s.endValue() {
 					return i + 1, scanDone
 				}

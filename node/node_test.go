@@ -180,11 +180,30 @@ func FuzzParse(f *testing.F) {
 			if r.hasGen && r.generation < 0 {
 				t.Fatalf("accepted a negative generation: %+v", r)
 			}
+			// The strings kept are the ones encoding/json decodes (a later
+			// duplicate key wins in both), so two different strings never
+			// become one key and src is answered as sent.
+			var m map[string]any
+			if err := json.Unmarshal(msg, &m); err != nil {
+				t.Fatalf("accepted %q, which encoding/json refuses: %v", msg, err)
+			}
+			if !fr.lone {
+				body := m["body"].(map[string]any)
+				if m["src"] != string(r.src) || m["dest"] != string(r.dest) {
+					t.Fatalf("src/dest %q/%q, encoding/json says %q/%q", r.src, r.dest, m["src"], m["dest"])
+				}
+				if r.kind == kindCommit && (body["group"] != string(r.group) || body["topic"] != string(r.topic)) {
+					t.Fatalf("group/topic %q/%q, encoding/json says %q/%q", r.group, r.topic, body["group"], body["topic"])
+				}
+			}
 			var w replyWriter
 			w.errorReply(r.dest, r.src, r.msgID, 12, string(r.typ))
-			var v map[string]any
-			if err := json.Unmarshal(w.buf, &v); err != nil {
+			var back map[string]any
+			if err := json.Unmarshal(w.buf, &back); err != nil {
 				t.Fatalf("reply is not JSON: %s: %v", w.buf, err)
+			}
+			if !fr.lone && back["dest"] != m["src"] {
+				t.Fatalf("reply goes to %q, request came from %q", back["dest"], m["src"])
 			}
 		}
 	})
