@@ -441,9 +441,12 @@ var strPlain = func() (t [256]bool) {
 // (a number ends before the byte that ends it); scanError and the index of
 // the offending byte.
 func (s *scanner) scan(b []byte) (int, scanStatus) {
+	// The state lives in a local while scanning: a field would be loaded
+	// and stored at every byte.
+	state := s.state
 	for i := 0; i < len(b); i++ {
 		c := b[i]
-		switch s.state {
+		switch state {
 		case stString:
 			if s.hi && c != '\\' {
 				s.hi, s.lone = false, true
@@ -451,6 +454,7 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			for strPlain[c] {
 				i++
 				if i == len(b) {
+					s.state = state
 					return i, scanMore
 				}
 				c = b[i]
@@ -458,23 +462,30 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			switch {
 			case c == '"':
 				if s.key {
-					s.state = stColon
-					if i+1 < len(b) && b[i+1] == ':' { // the usual case, in one step
-						s.state = stValue
+					state = stColon
+					// The usual `":"` and `":` + `"`, in one step: each trip
+					// through the switch costs an indirect jump.
+					if i+2 < len(b) && b[i+1] == ':' {
+						state = stValue
 						i++
+						if b[i+1] == '"' {
+							state, s.key = stString, false
+							i++
+						}
 					}
-				} else if s.endValue() {
+				} else if state = s.after(); state == stDone {
+					s.state = state
 					return i + 1, scanDone
 				}
 			case c == '\\':
-				s.state = stEscape
+				state = stEscape
 			case c < 0x20:
 				return s.fail(i, errControl)
 			default:
 				if !s.utf8Lead(c) {
 					return s.fail(i, errUTF8)
 				}
-				s.state = stUTF8
+				state = stUTF8
 			}
 		case stUTF8:
 			if c < s.lo || c > s.up {
@@ -482,14 +493,14 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			}
 			s.lo, s.up = 0x80, 0xBF
 			if s.need--; s.need == 0 {
-				s.state = stString
+				state = stString
 			}
 		case stEscape:
 			switch c {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.state = stString
+				state = stString
 			case 'u':
-				s.state, s.hexLeft, s.hex = stHex, 4, 0
+				state, s.hexLeft, s.hex = stHex, 4, 0
 				continue
 			default:
 				return s.fail(i, errEscape)
@@ -513,7 +524,7 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			if s.hexLeft--; s.hexLeft > 0 {
 				continue
 			}
-			s.state = stString
+			state = stString
 			isHi := s.hex >= 0xD800 && s.hex <= 0xDBFF
 			isLo := s.hex >= 0xDC00 && s.hex <= 0xDFFF
 			if s.hi {
@@ -534,20 +545,19 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 				continue
 			}
 			if c == ']' && len(s.stack) > 0 && s.stack[len(s.stack)-1] == '[' {
-				if s.state == stValue {
+				if state == stValue {
 					return s.fail(i, errTrailingComma)
 				}
 				s.stack = s.stack[:len(s.stack)-1]
-				if s.endValue() {
+				if state = s.after(); state == stDone {
+					s.state = state
 					return i + 1, scanDone
 				}
 				continue
 			}
-			if st := s.begin(c); st != scanMore {
-				if st == scanError {
-					return i, st
-				}
-				return i + 1, st
+			var ok bool
+			if state, ok = s.begin(c); !ok {
+				return i, scanError
 			}
 		case stObjFirst, stKey:
 			if isSpace(c) {
@@ -558,10 +568,11 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			}
 			switch {
 			case c == '"':
-				s.state, s.key = stString, true
-			case c == '}' && s.state == stObjFirst:
+				state, s.key = stString, true
+			case c == '}' && state == stObjFirst:
 				s.stack = s.stack[:len(s.stack)-1]
-				if s.endValue() {
+				if state = s.after(); state == stDone {
+					s.state = state
 					return i + 1, scanDone
 				}
 			case c == '}':
@@ -579,7 +590,7 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			if c != ':' {
 				return s.fail(i, errColon)
 			}
-			s.state = stValue
+			state = stValue
 		case stAfter:
 			if isSpace(c) {
 				if c == '\n' {
@@ -590,12 +601,17 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			top := s.stack[len(s.stack)-1]
 			switch {
 			case c == ',' && top == '{':
-				s.state = stKey
+				state = stKey
+				if i+1 < len(b) && b[i+1] == '"' {
+					state, s.key = stString, true
+					i++
+				}
 			case c == ',':
-				s.state = stValue
+				state = stValue
 			case c == '}' && top == '{', c == ']' && top == '[':
 				s.stack = s.stack[:len(s.stack)-1]
-				if s.endValue() {
+				if state = s.after(); state == stDone {
+					s.state = state
 					return i + 1, scanDone
 				}
 			case top == '{':
@@ -606,32 +622,34 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 		case stMinus:
 			switch {
 			case c == '0':
-				s.state = stZero
+				state = stZero
 			case c >= '1' && c <= '9':
-				s.state = stInt
+				state = stInt
 			default:
 				return s.fail(i, errNumber)
 			}
 		case stZero, stInt, stFrac, stExp:
-			if s.state != stZero {
+			if state != stZero {
 				for c >= '0' && c <= '9' {
 					i++
 					if i == len(b) {
+						s.state = state
 						return i, scanMore
 					}
 					c = b[i]
 				}
 			}
 			switch {
-			case c == '.' && (s.state == stZero || s.state == stInt):
-				s.state = stDot
-			case (c == 'e' || c == 'E') && s.state != stExp:
-				s.state = stE
+			case c == '.' && (state == stZero || state == stInt):
+				state = stDot
+			case (c == 'e' || c == 'E') && state != stExp:
+				state = stE
 			case c >= '0' && c <= '9': // after a leading zero
 				return s.fail(i, errLeadingZero)
 			default:
 				// The byte after the number: not part of it.
-				if s.endValue() {
+				if state = s.after(); state == stDone {
+					s.state = state
 					return i, scanDone
 				}
 				i--
@@ -640,13 +658,13 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			if c < '0' || c > '9' {
 				return s.fail(i, errNumber)
 			}
-			s.state = stFrac
+			state = stFrac
 		case stE:
 			switch {
 			case c == '+' || c == '-':
-				s.state = stESign
+				state = stESign
 			case c >= '0' && c <= '9':
-				s.state = stExp
+				state = stExp
 			default:
 				return s.fail(i, errNumber)
 			}
@@ -654,65 +672,69 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 			if c < '0' || c > '9' {
 				return s.fail(i, errNumber)
 			}
-			s.state = stExp
+			state = stExp
 		case stLiteral:
 			if c != s.lit[0] {
 				return s.fail(i, errLiteral)
 			}
-			if s.lit = s.lit[1:]; s.lit == "" && s.endValue() {
-				return i + 1, scanDone
+			if s.lit = s.lit[1:]; s.lit == "" {
+				if state = s.after(); state == stDone {
+					s.state = state
+					return i + 1, scanDone
+				}
 			}
 		case stDone:
+			s.state = state
 			return i, scanDone
 		}
 	}
+	s.state = state
 	return len(b), scanMore
 }
 
-// begin starts a value at byte c. It returns scanDone when that byte is a
-// whole value, scanError when it cannot start one, else scanMore.
-func (s *scanner) begin(c byte) scanStatus {
+// begin starts a value at byte c and returns the state it leads to, or
+// false when c cannot start a value.
+func (s *scanner) begin(c byte) (scanState, bool) {
 	switch {
+	case c == '"':
+		s.key = false
+		return stString, true
 	case c == '{' || c == '[':
 		if len(s.stack) == maxDepth {
 			s.err = errDepth
-			return scanError
+			return stValue, false
 		}
 		s.stack = append(s.stack, c)
-		s.state = stObjFirst
 		if c == '[' {
-			s.state = stArrayFirst
+			return stArrayFirst, true
 		}
-	case c == '"':
-		s.state, s.key = stString, false
-	case c == '-':
-		s.state = stMinus
-	case c == '0':
-		s.state = stZero
+		return stObjFirst, true
 	case c >= '1' && c <= '9':
-		s.state = stInt
+		return stInt, true
+	case c == '0':
+		return stZero, true
+	case c == '-':
+		return stMinus, true
 	case c == 't':
-		s.state, s.lit = stLiteral, "rue"
+		s.lit = "rue"
 	case c == 'f':
-		s.state, s.lit = stLiteral, "alse"
+		s.lit = "alse"
 	case c == 'n':
-		s.state, s.lit = stLiteral, "ull"
+		s.lit = "ull"
 	default:
 		s.err = errValue
-		return scanError
+		return stValue, false
 	}
-	return scanMore
+	return stLiteral, true
 }
 
-// endValue moves past a finished value and reports whether it was the
-// top-level one.
-func (s *scanner) endValue() bool {
+// after returns the state after a finished value: stDone for the top-level
+// one.
+func (s *scanner) after() scanState {
 	if len(s.stack) == 0 {
-		s.state = stDone
-		return true
+		return stDone
 	}
-	s.state = stAfter
-	return false
+	return stAfter
 }
 
 func (s *scanner) fail(i int, e scanErr) (int, scanStatus) {

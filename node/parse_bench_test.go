@@ -110,3 +110,15 @@ func BenchmarkFrameParse(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScan measures the strict scan alone on one single-line request.
+func BenchmarkScan(b *testing.B) {
+	var s scanner
+	b.SetBytes(int64(len(benchLine)))
+	for i := 0; i < b.N; i++ {
+		s.reset()
+		if _, st := s.scan(benchLine); st != scanDone {
+			b.Fatal(st)
+		}
+	}
+}
