@@ -476,6 +476,9 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 				} else if state = s.after(); state == stDone {
 					s.state = state
 					return i + 1, scanDone
+				} else if i+2 < len(b) && b[i+1] == ',' && b[i+2] == '"' && s.stack[len(s.stack)-1] == '{' {
+					state, s.key = stString, true // `","`: the next key, in one step
+					i += 2
 				}
 			case c == '\\':
 				state = stEscape
@@ -652,7 +655,12 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 					s.state = state
 					return i, scanDone
 				}
-				i--
+				if c == ',' && i+1 < len(b) && b[i+1] == '"' && s.stack[len(s.stack)-1] == '{' {
+					state, s.key = stString, true // `,"`: the next key, in one step
+					i++
+				} else {
+					i-- // c again, after the value
+				}
 			}
 		case stDot:
 			if c < '0' || c > '9' {
