@@ -1,12 +1,17 @@
 package node
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 	"unicode/utf8"
 )
 
@@ -221,4 +226,44 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The reader hands over what it parsed before it waits for more input: a
+// client that sends one request and waits for its reply gets it, whether
+// the request came on one line or pretty-printed, and the framer must not
+// wait for the next message's first byte to finish a message.
+func TestRequestAnsweredBeforeMoreInput(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), inR, outW, Config{
+			Open:   func(string) (Offsets, error) { return newMemStore(), nil },
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		outW.Close()
+	}()
+	// A node that waits for more input never answers: end the test then.
+	watchdog := time.AfterFunc(time.Minute, func() { outR.CloseWithError(errors.New("no reply within a minute")) })
+	defer watchdog.Stop()
+	replies := bufio.NewScanner(outR)
+	for i, req := range []string{
+		`{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}` + "\n",
+		"{\"src\": \"c1\", \"dest\": \"n1\",\n \"body\": {\"type\": \"fetch_offset\", \"msg_id\": 2, \"group\": \"g\", \"topic\": \"t\", \"partition\": 0}\n}",
+		`{"src":"c1","dest":"n1","body":{"type":"fetch_offset","msg_id":3,"group":"g","topic":"t","partition":0}}`, // no newline
+	} {
+		if _, err := io.WriteString(inW, req); err != nil {
+			t.Fatal(err)
+		}
+		if !replies.Scan() {
+			t.Fatalf("no reply to request %d: %v", i, replies.Err())
+		}
+		if want := fmt.Sprintf(`"in_reply_to": %d,`, i+1); !strings.Contains(replies.Text(), want) {
+			t.Fatalf("reply %q, want %s", replies.Text(), want)
+		}
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
