@@ -468,8 +468,11 @@ func (s *scanner) scan(b []byte) (int, scanStatus) {
 					if i+2 < len(b) && b[i+1] == ':' {
 						state = stValue
 						i++
-						if b[i+1] == '"' {
+						if n := b[i+1]; n == '"' {
 							state, s.key = stString, false
+							i++
+						} else if n >= '1' && n <= '9' {
+							state = stInt
 							i++
 						}
 					}

@@ -164,11 +164,11 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			if r.kind == kindCommit && (len(r.group) == 0 || len(r.topic) == 0 || r.partition < 0 || r.offset < 0 ||
-				!utf8.Valid(r.group) || !utf8.Valid(r.topic) || len(r.metadata) > maxMetadataBytes) {
+				!utf8.Valid(r.group) || !utf8.Valid(r.topic) || !utf8.Valid(r.metadata) || len(r.metadata) > maxMetadataBytes) {
 				t.Fatalf("accepted an invalid commit: %+v", r)
 			}
 			for _, e := range r.entries {
-				if len(e.topic) == 0 || e.partition < 0 || e.offset < 0 || len(e.metadata) > maxMetadataBytes {
+				if len(e.topic) == 0 || !utf8.Valid(e.topic) || !utf8.Valid(e.metadata) || e.partition < 0 || e.offset < 0 || len(e.metadata) > maxMetadataBytes {
 					t.Fatalf("accepted an invalid batch entry: %+v", e)
 				}
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"unicode/utf8"
 
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/valyala/fastjson"
@@ -264,7 +263,9 @@ func (ps *parser) metadata(r *request, arena *[]byte, name string, v *fastjson.V
 		return nil
 	}
 	b, err := v.StringBytes()
-	if err != nil || len(b) > maxMetadataBytes || !utf8.Valid(b) {
+	// The text is UTF-8 and has no lone surrogate escape (the scanner and
+	// parse checked), so the decoded string is UTF-8.
+	if err != nil || len(b) > maxMetadataBytes {
 		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be a string of at most %d bytes in UTF-8", name, maxMetadataBytes))
 		return nil
 	}
@@ -379,7 +380,8 @@ func (f *bodyFields) str(r *request, arena *[]byte, name string, v *fastjson.Val
 		return nil
 	}
 	b, err := v.StringBytes()
-	if err != nil || len(b) == 0 || !utf8.Valid(b) {
+	if err != nil || len(b) == 0 { // UTF-8: see metadata
+
 		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be a non-empty string", name))
 		return nil
 	}
