@@ -119,6 +119,20 @@ func (w *replyWriter) errorReply(src, dest []byte, inReplyTo int64, code int, te
 	w.end()
 }
 
+// errorReplyTo writes an error reply to request r, with in_reply_to its
+// msg_id as sent when that is an integer out of int64's range.
+func (w *replyWriter) errorReplyTo(src []byte, r *request, code int, text string) {
+	if r.msgIDText == nil {
+		w.errorReply(src, r.src, r.msgID, code, text)
+		return
+	}
+	w.begin(src, r.src, "error", 0)
+	w.buf = append(w.buf[:len(w.buf)-1], r.msgIDText...) // a JSON integer literal, as Python prints it
+	w.intField("code", int64(code))
+	w.stringField("text", []byte(text))
+	w.end()
+}
+
 // openArray writes `, "name": [`.
 func (w *replyWriter) openArray(name string) {
 	w.buf = append(w.buf, `, "`...)

@@ -203,8 +203,8 @@ func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
 		c.reqs, c.arena = c.reqs[:0], c.arena[:0]
 	}
 	in.handOver = handOver
-	f := newFramer(in, func(reason string, text []byte) {
-		n.log.Warn("skipping input", "reason", reason, "input", preview(text))
+	f := newFramer(in, func(reason string, line int, text []byte) {
+		n.log.Warn("skipping input", "line", line, "reason", reason, "input", preview(text))
 	})
 	var ps parser
 	for {
@@ -215,9 +215,9 @@ func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
 		}
 		c.reqs = append(c.reqs, request{})
 		r := &c.reqs[len(c.reqs)-1]
-		if perr := ps.parse(msg, r, &c.arena); perr != nil {
+		if perr := ps.parse(msg, f.lone, r, &c.arena); perr != nil {
 			c.reqs = c.reqs[:len(c.reqs)-1]
-			n.log.Warn("skipping input", "reason", perr.Error(), "input", preview(msg))
+			n.log.Warn("skipping input", "line", f.msgLine, "reason", perr.Error(), "input", preview(msg))
 			continue
 		}
 		if len(c.reqs) == chunkSize {
@@ -372,12 +372,12 @@ func (n *Node) handle(r *request, failed error) error {
 		src = r.dest // before init the node has no name of its own
 	}
 	switch {
+	case n.store == nil && string(r.typ) != "init":
+		n.out.errorReplyTo(src, r, CodeTemporarilyUnavailable, "node not initialized: send init first")
 	case r.kind == kindInvalid:
-		n.out.errorReply(src, r.src, r.msgID, r.errCode, r.errText)
+		n.out.errorReplyTo(src, r, r.errCode, r.errText)
 	case r.kind == kindInit:
 		return n.init(r)
-	case n.store == nil:
-		n.out.errorReply(src, r.src, r.msgID, CodeTemporarilyUnavailable, "node not initialized: send init first")
 	case failed != nil && changesState(r.kind):
 		code, text := n.refuse(failed)
 		n.out.errorReply(src, r.src, r.msgID, code, text)

@@ -35,42 +35,6 @@ func TestAppendPyString(t *testing.T) {
 	}
 }
 
-func TestFramer(t *testing.T) {
-	in := "\n  \n{\"a\":1}\r\n{\n  \"b\": [1,\n 2]\n}\nnot json\n{\"broken\": \n{\"c\":3}\n{\"d\":\"}\"}"
-	var skipped []string
-	f := newFramer(strings.NewReader(in), func(reason string, _ []byte) { skipped = append(skipped, reason) })
-	var got []string
-	for {
-		msg, err := f.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, string(msg))
-	}
-	want := []string{`{"a":1}`, "{\n\"b\": [1,\n2]\n}", "not json", `{"c":3}`, `{"d":"}"}`}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("framed %q, want %q", got, want)
-	}
-	if len(skipped) != 1 || skipped[0] != "unterminated object" {
-		t.Fatalf("skipped %q, want one unterminated object", skipped)
-	}
-}
-
-func TestFramerLongLine(t *testing.T) {
-	long := `{"g":"` + strings.Repeat("x", 3<<20) + `"}`
-	f := newFramer(strings.NewReader(long+"\n{}\n"), func(string, []byte) { t.Fatal("skipped") })
-	msg, err := f.next()
-	if err != nil || string(msg) != long {
-		t.Fatalf("long line: %d bytes, %v", len(msg), err)
-	}
-	if msg, _ := f.next(); string(msg) != "{}" {
-		t.Fatalf("after long line: %q", msg)
-	}
-}
-
 // memStore is an in-memory Offsets whose Flush can be made to fail. It
 // implements what the tests here use; the embedded nil Offsets panics on the
 // rest.
@@ -203,21 +167,21 @@ func FuzzParse(f *testing.F) {
 		var ps parser
 		var arena []byte
 		var r request
-		fr := newFramer(strings.NewReader(in), func(string, []byte) {})
+		fr := newFramer(strings.NewReader(in), func(string, int, []byte) {})
 		for {
 			msg, err := fr.next()
 			if err != nil {
 				break
 			}
-			if ps.parse(msg, &r, &arena) != nil {
+			if ps.parse(msg, fr.lone, &r, &arena) != nil {
 				continue
 			}
 			if r.kind == kindCommit && (len(r.group) == 0 || len(r.topic) == 0 || r.partition < 0 || r.offset < 0 ||
-				!utf8.Valid(r.group) || !utf8.Valid(r.topic) || len(r.metadata) > maxMetadataBytes) {
+				!utf8.Valid(r.group) || !utf8.Valid(r.topic) || !utf8.Valid(r.metadata) || len(r.metadata) > maxMetadataBytes) {
 				t.Fatalf("accepted an invalid commit: %+v", r)
 			}
 			for _, e := range r.entries {
-				if len(e.topic) == 0 || e.partition < 0 || e.offset < 0 || len(e.metadata) > maxMetadataBytes {
+				if len(e.topic) == 0 || !utf8.Valid(e.topic) || !utf8.Valid(e.metadata) || e.partition < 0 || e.offset < 0 || len(e.metadata) > maxMetadataBytes {
 					t.Fatalf("accepted an invalid batch entry: %+v", e)
 				}
 			}
@@ -229,11 +193,30 @@ func FuzzParse(f *testing.F) {
 			if r.hasGen && r.generation < 0 {
 				t.Fatalf("accepted a negative generation: %+v", r)
 			}
+			// The strings kept are the ones encoding/json decodes (a later
+			// duplicate key wins in both), so two different strings never
+			// become one key and src is answered as sent.
+			var m map[string]any
+			if err := json.Unmarshal(msg, &m); err != nil {
+				t.Fatalf("accepted %q, which encoding/json refuses: %v", msg, err)
+			}
+			if !fr.lone {
+				body := m["body"].(map[string]any)
+				if m["src"] != string(r.src) || m["dest"] != string(r.dest) {
+					t.Fatalf("src/dest %q/%q, encoding/json says %q/%q", r.src, r.dest, m["src"], m["dest"])
+				}
+				if r.kind == kindCommit && (body["group"] != string(r.group) || body["topic"] != string(r.topic)) {
+					t.Fatalf("group/topic %q/%q, encoding/json says %q/%q", r.group, r.topic, body["group"], body["topic"])
+				}
+			}
 			var w replyWriter
 			w.errorReply(r.dest, r.src, r.msgID, 12, string(r.typ))
-			var v map[string]any
-			if err := json.Unmarshal(w.buf, &v); err != nil {
+			var back map[string]any
+			if err := json.Unmarshal(w.buf, &back); err != nil {
 				t.Fatalf("reply is not JSON: %s: %v", w.buf, err)
+			}
+			if !fr.lone && back["dest"] != m["src"] {
+				t.Fatalf("reply goes to %q, request came from %q", back["dest"], m["src"])
 			}
 		}
 	})

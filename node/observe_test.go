@@ -34,7 +34,7 @@ func TestKindNamesMatchParser(t *testing.T) {
 		var r request
 		var arena []byte
 		msg := fmt.Sprintf(`{"src":"c","dest":"n","body":{"type":%q,"msg_id":1}}`, name)
-		if err := ps.parse([]byte(msg), &r, &arena); err != nil {
+		if err := ps.parse([]byte(msg), false, &r, &arena); err != nil {
 			t.Fatal(err)
 		}
 		got := r.kind

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -18,7 +20,7 @@ func BenchmarkParse(b *testing.B) {
 		b.SetBytes(int64(len(benchLine)))
 		for i := 0; i < b.N; i++ {
 			arena = arena[:0]
-			if err := ps.parse(benchLine, &r, &arena); err != nil || r.kind != kindCommit {
+			if err := ps.parse(benchLine, false, &r, &arena); err != nil || r.kind != kindCommit {
 				b.Fatal(err)
 			}
 		}
@@ -58,5 +60,65 @@ func BenchmarkReply(b *testing.B) {
 		w.begin([]byte("n1"), []byte("c1"), "fetch_offset_ok", 123456)
 		w.intField("offset", 987654)
 		w.end()
+	}
+}
+
+// benchStream returns n requests like benchLine, one per line or each
+// pretty-printed over several lines.
+func benchStream(b *testing.B, n int, pretty bool) []byte {
+	var out []byte
+	for i := 0; i < n; i++ {
+		line := []byte(fmt.Sprintf(`{"src":"c1","dest":"n1","body":{"type":"commit_offset","msg_id":%d,"group":"g%d","topic":"t7","partition":%d,"offset":%d}}`, i, i%1000, i%16, 1000000+i))
+		if pretty {
+			var buf bytes.Buffer
+			if err := json.Indent(&buf, line, "", "  "); err != nil {
+				b.Fatal(err)
+			}
+			line = buf.Bytes()
+		}
+		out = append(append(out, line...), '\n')
+	}
+	return out
+}
+
+// BenchmarkFrameParse measures framing and parsing a stream of commits, as
+// the node's reader does, per message.
+func BenchmarkFrameParse(b *testing.B) {
+	for _, pretty := range []bool{false, true} {
+		stream := benchStream(b, 10000, pretty)
+		b.Run(fmt.Sprintf("pretty=%v", pretty), func(b *testing.B) {
+			var ps parser
+			var r request
+			var arena []byte
+			b.SetBytes(int64(len(stream)))
+			msgs := 0
+			for i := 0; i < b.N; i++ {
+				f := newFramer(bytes.NewReader(stream), func(string, int, []byte) { b.Fatal("skipped") })
+				for {
+					msg, err := f.next()
+					if err != nil {
+						break
+					}
+					arena = arena[:0]
+					if err := ps.parse(msg, f.lone, &r, &arena); err != nil || r.kind != kindCommit {
+						b.Fatal(err)
+					}
+					msgs++
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(msgs), "ns/msg")
+		})
+	}
+}
+
+// BenchmarkScan measures the strict scan alone on one single-line request.
+func BenchmarkScan(b *testing.B) {
+	var s scanner
+	b.SetBytes(int64(len(benchLine)))
+	for i := 0; i < b.N; i++ {
+		s.reset()
+		if _, st := s.scan(benchLine); st != scanDone {
+			b.Fatal(st)
+		}
 	}
 }

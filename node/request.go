@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"unicode/utf8"
 
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/valyala/fastjson"
@@ -51,6 +50,7 @@ type commitEntry struct {
 type request struct {
 	src, dest []byte
 	msgID     int64
+	msgIDText []byte // a msg_id integer out of int64's range, as sent
 	kind      kind
 	typ       []byte // the message's type, for error texts
 
@@ -104,17 +104,21 @@ func (e *envFields) set(k []byte, v *fastjson.Value) {
 	}
 }
 
-// parse parses msg into r, appending the bytes r keeps to *arena. A non-nil
-// error means the input is to be skipped with a log line; a request that
-// deserves an error reply comes back as kindInvalid with a nil error.
-func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
+// parse parses msg into r, appending the bytes r keeps to *arena. msg must
+// be a text the framer's scanner accepted (strict RFC 8259 JSON), which
+// fastjson, lenient about escapes and numbers, then decodes exactly; lone
+// says whether it holds a lone surrogate escape. A non-nil error means the
+// input is to be skipped with a log line; a request that deserves an error
+// reply comes back as kindInvalid with a nil error.
+func (ps *parser) parse(msg []byte, lone bool, r *request, arena *[]byte) error {
 	*r = request{}
 	if ps.visitEnv == nil {
 		ps.visitEnv, ps.visitBody = ps.env.set, ps.body.set
 	}
 	v, err := ps.p.ParseBytes(msg)
 	if err != nil {
-		return fmt.Errorf("%w: invalid JSON: %v", errSkip, err)
+		// Not reached for a text the scanner accepted.
+		return fmt.Errorf("%w: not JSON", errSkip)
 	}
 	env, err := v.Object()
 	if err != nil {
@@ -139,14 +143,26 @@ func (ps *parser) parse(msg []byte, r *request, arena *[]byte) error {
 	if f.msgID == nil {
 		return fmt.Errorf("%w: body has no msg_id", errSkip)
 	}
+	ps.num = ps.num[:0]
 	id, ok := integer(f.msgID, math.MinInt64, math.MaxInt64, &ps.num)
-	if !ok {
+	if !ok && !isIntegerLiteral(ps.num) {
 		return fmt.Errorf("%w: msg_id is not an integer", errSkip)
 	}
-	r.msgID = id
 	r.src = keep(arena, src)
 	r.dest = keep(arena, dest)
-	if bytes.Contains(msg, []byte(`\u`)) && hasLoneSurrogate(msg) {
+	if lone && (mayHoldSurrogateEscape(r.src) || mayHoldSurrogateEscape(r.dest)) {
+		// fastjson keeps a lone surrogate escape as its six characters, so
+		// a reply could not name src as it was sent.
+		return fmt.Errorf("%w: src or dest holds a lone UTF-16 surrogate escape", errSkip)
+	}
+	if !ok {
+		// An integer out of range: answered, with in_reply_to the literal.
+		r.msgIDText = keepBytes(arena, ps.num)
+		r.invalid(CodeMalformedRequest, `field "msg_id" must be an integer in [-9223372036854775808, 9223372036854775807]`)
+		return nil
+	}
+	r.msgID = id
+	if lone {
 		r.invalid(CodeMalformedRequest, "strings must not contain lone UTF-16 surrogate escapes")
 		return nil
 	}
@@ -247,7 +263,9 @@ func (ps *parser) metadata(r *request, arena *[]byte, name string, v *fastjson.V
 		return nil
 	}
 	b, err := v.StringBytes()
-	if err != nil || len(b) > maxMetadataBytes || !utf8.Valid(b) {
+	// The text is UTF-8 and has no lone surrogate escape (the scanner and
+	// parse checked), so the decoded string is UTF-8.
+	if err != nil || len(b) > maxMetadataBytes {
 		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be a string of at most %d bytes in UTF-8", name, maxMetadataBytes))
 		return nil
 	}
@@ -362,7 +380,8 @@ func (f *bodyFields) str(r *request, arena *[]byte, name string, v *fastjson.Val
 		return nil
 	}
 	b, err := v.StringBytes()
-	if err != nil || len(b) == 0 || !utf8.Valid(b) {
+	if err != nil || len(b) == 0 { // UTF-8: see metadata
+
 		r.invalid(CodeMalformedRequest, fmt.Sprintf("field %q must be a non-empty string", name))
 		return nil
 	}
@@ -448,59 +467,38 @@ func truncate(b []byte, n int) string {
 	return string(b[:n]) + "..."
 }
 
-// hasLoneSurrogate reports whether a JSON text holds a \uD800-\uDFFF escape
-// that is not half of a high-low pair. The parser would keep such an escape
-// as its six literal characters, which would make "\ud800" and "\\ud800"
-// the same key.
-func hasLoneSurrogate(msg []byte) bool {
-	for i := 0; i < len(msg); i++ {
-		if msg[i] != '\\' {
-			continue
-		}
-		i++ // the escaped character
-		if i >= len(msg) || msg[i] != 'u' {
-			continue
-		}
-		x, ok := hex4(msg[i+1:])
-		if !ok {
-			continue
-		}
-		switch {
-		case x >= 0xDC00 && x <= 0xDFFF:
-			return true
-		case x >= 0xD800 && x <= 0xDBFF:
-			rest := msg[i+5:]
-			if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
-				return true
-			}
-			y, ok := hex4(rest[2:])
-			if !ok || y < 0xDC00 || y > 0xDFFF {
-				return true
-			}
-			i += 10
-		default:
-			i += 4
+// isIntegerLiteral reports whether a number's literal text is an integer
+// (no fraction, no exponent); integer has left it in its scratch.
+func isIntegerLiteral(raw []byte) bool {
+	if len(raw) > 0 && raw[0] == '-' {
+		raw = raw[1:]
+	}
+	if len(raw) == 0 {
+		return false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
-func hex4(b []byte) (uint16, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var x uint16
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			x = x<<4 | uint16(c-'0')
-		case c >= 'a' && c <= 'f':
-			x = x<<4 | uint16(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			x = x<<4 | uint16(c-'A'+10)
-		default:
-			return 0, false
+// mayHoldSurrogateEscape reports whether a string fastjson decoded may hold
+// a lone surrogate escape it kept as text: a backslash, 'u', then a hex
+// number in D800-DFFF. (It cannot tell that from the same six characters
+// written with an escaped backslash, so it may answer true for those.)
+func mayHoldSurrogateEscape(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte(`\u`))
+		if i < 0 || len(b) < i+6 {
+			return false
 		}
+		d := b[i+2]
+		e := b[i+3] | 0x20
+		if (d == 'd' || d == 'D') && e >= '8' && e <= 'f' && (e <= '9' || e >= 'a') {
+			return true
+		}
+		b = b[i+2:]
 	}
-	return x, true
 }

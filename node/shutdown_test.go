@@ -90,7 +90,7 @@ func TestServeMaxBatchExact(t *testing.T) {
 						line = testCommit(k)
 					}
 					c.reqs = append(c.reqs, request{})
-					if err := ps.parse([]byte(line), &c.reqs[j], &c.arena); err != nil {
+					if err := ps.parse([]byte(line), false, &c.reqs[j], &c.arena); err != nil {
 						t.Fatal(err)
 					}
 				}
