@@ -100,6 +100,7 @@ func IsTransportType(typ string) bool {
 // Defaults for the zero values of Config's fields.
 const (
 	DefaultQueueSize      = 4096
+	DefaultQueueBytes     = 64 << 20
 	DefaultChunkSize      = 64 << 10
 	DefaultChunkTimeout   = time.Second
 	DefaultChunkRetries   = 10
@@ -141,8 +142,9 @@ type Config struct {
 	// Handler gets received messages and the reports.
 	Handler transport.Handler
 	// QueueSize is the number of lines queued for Out before Send drops
-	// (DefaultQueueSize).
-	QueueSize int
+	// (DefaultQueueSize); QueueBytes bounds their payloads' bytes
+	// (DefaultQueueBytes).
+	QueueSize, QueueBytes int
 	// ChunkSize is a snapshot chunk's size before base64 (DefaultChunkSize).
 	ChunkSize int
 	// ChunkTimeout is how long a snapshot chunk waits for its ack before it
@@ -168,6 +170,7 @@ type Transport struct {
 	name     string
 	peers    map[uint64]*peer
 	q        chan item
+	budget   link.Budget
 	c        link.Counters
 	reporter *link.Reporter
 	log      *slog.Logger
@@ -196,6 +199,7 @@ type item struct {
 	m    *raftpb.Message
 	line []byte
 	to   uint64
+	size int // taken from the budget
 }
 
 type ack struct {
@@ -230,6 +234,7 @@ func New(cfg Config) (*Transport, error) {
 		}
 	}
 	def(&cfg.QueueSize, DefaultQueueSize)
+	def(&cfg.QueueBytes, DefaultQueueBytes)
 	def(&cfg.ChunkSize, DefaultChunkSize)
 	def(&cfg.ChunkRetries, DefaultChunkRetries)
 	def(&cfg.MaxMessageSize, DefaultMaxMessageSize)
@@ -243,7 +248,7 @@ func New(cfg Config) (*Transport, error) {
 		cfg.Logger = slog.Default()
 	}
 	t := &Transport{cfg: cfg, name: transport.NodeName(cfg.ID), peers: make(map[uint64]*peer),
-		q: make(chan item, cfg.QueueSize), log: cfg.Logger, done: make(chan struct{}),
+		q: make(chan item, cfg.QueueSize), budget: link.Budget{Max: int64(cfg.QueueBytes)}, log: cfg.Logger, done: make(chan struct{}),
 		acks: make(map[uint64]chan ack), in: make(map[uint64]*stream)}
 	var ids []uint64
 	for _, id := range cfg.Peers {
@@ -277,7 +282,7 @@ func (t *Transport) Send(msgs []*raftpb.Message) {
 			t.c.Dropped.Add(1)
 			continue
 		}
-		if !t.enqueue(item{m: m, to: m.GetTo()}) {
+		if !t.enqueue(item{m: m, to: m.GetTo(), size: link.ApproxSize(m)}) {
 			t.reporter.Unreachable(m.GetTo())
 		}
 	}
@@ -285,19 +290,25 @@ func (t *Transport) Send(msgs []*raftpb.Message) {
 
 // enqueue queues it unless the queue is full or the transport closed.
 func (t *Transport) enqueue(it item) bool {
+	if it.m == nil {
+		it.size = len(it.line)
+	}
 	select {
 	case <-t.done:
 		t.c.Dropped.Add(1)
 		return false
 	default:
 	}
-	select {
-	case t.q <- it:
-		return true
-	default:
-		t.c.Dropped.Add(1)
-		return false
+	if t.budget.Take(it.size) {
+		select {
+		case t.q <- it:
+			return true
+		default:
+			t.budget.Release(it.size)
+		}
 	}
+	t.c.Dropped.Add(1)
+	return false
 }
 
 // Close stops the transport and waits for its goroutines (including a
@@ -341,6 +352,7 @@ func (t *Transport) write() {
 		buf, tos = buf[:0], tos[:0]
 		n := 0
 		for {
+			t.budget.Release(it.size)
 			if it.m != nil {
 				var ok bool
 				if buf, ok = t.appendMessage(buf, it.m); ok {

@@ -349,7 +349,7 @@ func TestSnapshotOverALossyNetwork(t *testing.T) {
 		}
 		return false
 	}
-	body := randomBody(2<<20 + 17)
+	body := randomBody(1<<20 + 17)
 	m := snapshotMsg(1, 2, 40)
 	eps[1].t.SendSnapshot(m, io.NopCloser(bytes.NewReader(body)))
 	if r := snapshotResult(t, eps[1].h); r.Err != nil || r.ID != 2 {

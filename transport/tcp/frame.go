@@ -93,6 +93,9 @@ func (fr *frameReader) next() (byte, []byte, error) {
 	if n > int64(fr.max) {
 		return 0, nil, fmt.Errorf("frame of %d bytes, limit %d: %w", n, fr.max, transport.ErrFrameTooLarge)
 	}
+	if cap(fr.buf) > 4*readStep {
+		fr.buf = nil // do not keep a one-off large frame's buffer
+	}
 	fr.buf = fr.buf[:0]
 	for int64(len(fr.buf)) < n {
 		step := min(n-int64(len(fr.buf)), readStep)

@@ -77,6 +77,7 @@ import (
 // Defaults for the zero values of Config's fields.
 const (
 	DefaultQueueSize       = 1024
+	DefaultQueueBytes      = 64 << 20
 	DefaultMaxFrameSize    = 64 << 20
 	DefaultChunkSize       = 1 << 20
 	DefaultDialTimeout     = time.Second
@@ -106,8 +107,10 @@ type Config struct {
 	// Handler gets received messages and the reports.
 	Handler transport.Handler
 	// QueueSize is the number of messages queued per peer before Send
-	// drops (DefaultQueueSize).
-	QueueSize int
+	// drops (DefaultQueueSize); QueueBytes bounds their payloads' bytes
+	// (DefaultQueueBytes), so that a stuck peer's queue of large appends
+	// stays bounded in memory too.
+	QueueSize, QueueBytes int
 	// MaxFrameSize bounds a frame's payload, and so a marshalled message
 	// (DefaultMaxFrameSize). Larger messages are not sent; larger incoming
 	// frames close the connection.
@@ -153,8 +156,14 @@ type Transport struct {
 type peer struct {
 	id           uint64
 	addr         string
-	q            chan *raftpb.Message
+	q            chan queued
+	budget       link.Budget
 	snapshotting atomic.Bool
+}
+
+type queued struct {
+	m    *raftpb.Message
+	size int // taken from the peer's budget
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -190,7 +199,8 @@ func Listen(cfg Config) (*Transport, error) {
 			ln.Close()
 			return nil, errors.New("tcp transport: peer ID 0 is raft's none")
 		}
-		t.peers[id] = &peer{id: id, addr: addr, q: make(chan *raftpb.Message, cfg.QueueSize)}
+		t.peers[id] = &peer{id: id, addr: addr, q: make(chan queued, cfg.QueueSize),
+			budget: link.Budget{Max: int64(cfg.QueueBytes)}}
 		ids = append(ids, id)
 	}
 	t.reporter = link.NewReporter(cfg.Handler, &t.c, ids)
@@ -215,6 +225,7 @@ func setDefaults(c *Config) {
 		}
 	}
 	def(&c.QueueSize, DefaultQueueSize)
+	def(&c.QueueBytes, DefaultQueueBytes)
 	def(&c.MaxFrameSize, DefaultMaxFrameSize)
 	def(&c.ChunkSize, DefaultChunkSize)
 	c.ChunkSize = min(c.ChunkSize, c.MaxFrameSize)
@@ -271,12 +282,17 @@ func (t *Transport) Send(msgs []*raftpb.Message) {
 			t.c.Dropped.Add(1)
 			continue
 		}
-		select {
-		case p.q <- m:
-		default:
-			t.c.Dropped.Add(1)
-			t.reporter.Unreachable(p.id)
+		size := link.ApproxSize(m)
+		if p.budget.Take(size) {
+			select {
+			case p.q <- queued{m, size}:
+				continue
+			default:
+				p.budget.Release(size)
+			}
 		}
+		t.c.Dropped.Add(1)
+		t.reporter.Unreachable(p.id)
 	}
 }
 
@@ -368,13 +384,14 @@ func (t *Transport) runPeer(p *peer) {
 		}
 	}
 	for t.ctx.Err() == nil {
-		var m *raftpb.Message
+		var first queued
 		select {
-		case m = <-p.q:
+		case first = <-p.q:
 		case <-t.ctx.Done():
 			return
 		}
-		buf, n := t.appendBatch(buf[:0], m, p.q)
+		var n int
+		buf, n = t.appendBatch(buf[:0], first, p)
 		if n == 0 {
 			continue
 		}
@@ -403,9 +420,11 @@ func (t *Transport) runPeer(p *peer) {
 // appendBatch appends m and whatever else is queued, up to maxBatchBytes,
 // as message frames. It returns the buffer and the number of messages in
 // it; a message too large for a frame is dropped.
-func (t *Transport) appendBatch(buf []byte, m *raftpb.Message, q chan *raftpb.Message) ([]byte, int) {
+func (t *Transport) appendBatch(buf []byte, next queued, p *peer) ([]byte, int) {
 	n := 0
 	for {
+		m := next.m
+		p.budget.Release(next.size)
 		start := len(buf)
 		buf = appendHeader(buf)
 		var err error
@@ -428,7 +447,7 @@ func (t *Transport) appendBatch(buf []byte, m *raftpb.Message, q chan *raftpb.Me
 			return buf, n
 		}
 		select {
-		case m = <-q:
+		case next = <-p.q:
 		default:
 			return buf, n
 		}

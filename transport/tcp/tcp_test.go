@@ -368,6 +368,12 @@ func TestPeerDownThenUp(t *testing.T) {
 }
 
 func TestPeerThatNeverReadsDoesNotBlock(t *testing.T) {
+	// 64 appends of 1 MiB each overflow the queue by count or by bytes.
+	t.Run("queue of 8 messages", func(t *testing.T) { neverReads(t, 8, 0) })
+	t.Run("queue of 4 MiB", func(t *testing.T) { neverReads(t, 0, 4<<20) })
+}
+
+func neverReads(t *testing.T, queueSize, queueBytes int) {
 	// Peer 2 accepts and never reads; peer 3 is healthy.
 	stuck, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -393,7 +399,7 @@ func TestPeerThatNeverReadsDoesNotBlock(t *testing.T) {
 	}()
 	eps := cluster(t, []uint64{3}, func(c *Config) { c.Peers[1] = "127.0.0.1:1" })
 	h1 := transporttest.NewHandler(t.TempDir())
-	t1, err := Listen(Config{ID: 1, Addr: "127.0.0.1:0", Handler: h1, QueueSize: 8, WriteTimeout: time.Hour,
+	t1, err := Listen(Config{ID: 1, Addr: "127.0.0.1:0", Handler: h1, QueueSize: queueSize, QueueBytes: queueBytes, WriteTimeout: time.Hour,
 		Peers: map[uint64]string{2: stuck.Addr().String(), 3: eps[3].t.Addr().String()}})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/raft/v3/raftpb"
+
 	"github.com/maelstrom-offsets/offsets/transport"
 )
 
@@ -127,3 +129,35 @@ func (b *Backoff) Next() time.Duration {
 
 // Reset starts the back-off again from Min.
 func (b *Backoff) Reset() { b.cur = 0 }
+
+// Budget bounds the bytes a queue holds, beside its bound on entries, so
+// that a queue of large appends cannot grow without limit while its peer
+// is stuck.
+type Budget struct {
+	Max  int64
+	used atomic.Int64
+}
+
+// Take reserves n bytes; it fails when they would exceed Max, unless the
+// queue is empty (a single message larger than Max still goes).
+func (b *Budget) Take(n int) bool {
+	u := b.used.Add(int64(n))
+	if u > b.Max && u != int64(n) {
+		b.used.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// Release returns n bytes taken earlier.
+func (b *Budget) Release(n int) { b.used.Add(-int64(n)) }
+
+// ApproxSize estimates a message's marshalled size from its payloads,
+// without marshalling it.
+func ApproxSize(m *raftpb.Message) int {
+	n := 64 + len(m.GetContext()) + len(m.GetSnapshot().GetData())
+	for _, e := range m.GetEntries() {
+		n += 32 + len(e.GetData())
+	}
+	return n
+}
