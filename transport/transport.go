@@ -26,11 +26,15 @@
 //     outcome through Handler.SnapshotStatus (nil: the receiver committed
 //     it), so the loop can call ReportSnapshot with SnapshotFinish or
 //     SnapshotFailure.
-//   - Handler methods are called on the transport's goroutines, never on
-//     the goroutine that calls Send or SendSnapshot, so a handler that hands
-//     its argument to the raft loop over a channel cannot deadlock it.
+//   - Handler methods are called on the transport's goroutines (for the
+//     Maelstrom transport, also on the goroutine that calls its
+//     HandleMessage: the node's input reader), never on the goroutine that
+//     calls Send or SendSnapshot, so a handler that hands its argument to
+//     the raft loop over a channel cannot deadlock it.
 //   - Close stops every goroutine the transport started and returns after
-//     they have exited.
+//     they have exited. It waits for handler calls in progress, so a
+//     handler that blocks must also return when the loop stops (select on
+//     the loop's done channel).
 package transport
 
 import (

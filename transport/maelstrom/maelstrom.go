@@ -444,6 +444,11 @@ func (t *Transport) HandleMessage(src string, rawBody []byte) error {
 }
 
 func (t *Transport) handle(src string, rawBody []byte) error {
+	select {
+	case <-t.done:
+		return transport.ErrClosed
+	default:
+	}
 	from, err := transport.NodeID(src)
 	if err != nil || t.peers[from] == nil {
 		return fmt.Errorf("message from %q: %w", src, transport.ErrUnknownPeer)

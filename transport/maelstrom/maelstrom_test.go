@@ -259,6 +259,10 @@ func TestMalformedMessagesAreErrors(t *testing.T) {
 	if s := eps[2].t.Stats(); s.Received != 1 || s.Refused != uint64(len(cases)-2) {
 		t.Fatalf("stats %+v", s)
 	}
+	eps[2].t.Close()
+	if err := eps[2].t.HandleMessage("n0", []byte(cases[0].body)); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
 }
 
 func FuzzHandleMessage(f *testing.F) {
