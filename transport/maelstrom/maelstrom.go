@@ -77,6 +77,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fastjson"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -421,16 +422,85 @@ func (t *Transport) appendHead(buf []byte, to uint64, typ string) []byte {
 
 // body is any of this package's message bodies, decoded.
 type body struct {
-	Type  string  `json:"type"`
-	M     []byte  `json:"m"`
-	Snap  uint64  `json:"snap"`
-	Seq   uint64  `json:"seq"`
-	Data  []byte  `json:"data"`
-	Last  bool    `json:"last"`
-	Size  uint64  `json:"size"`
-	CRC   uint32  `json:"crc"`
-	OK    bool    `json:"ok"`
-	Error *string `json:"error"`
+	Type  string
+	M     []byte
+	Snap  uint64
+	Seq   uint64
+	Data  []byte
+	Last  bool
+	Size  uint64
+	CRC   uint32
+	OK    bool
+	Error *string
+}
+
+var parsers fastjson.ParserPool
+
+// decodeBody decodes a body strictly: a field of the wrong type or
+// base64 that does not decode is an error, never a zero value.
+func decodeBody(raw []byte) (body, error) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return body{}, err
+	}
+	o, err := v.Object()
+	if err != nil {
+		return body{}, err
+	}
+	var b body
+	o.Visit(func(k []byte, f *fastjson.Value) {
+		if err != nil {
+			return
+		}
+		switch string(k) {
+		case "type":
+			var t []byte
+			t, err = f.StringBytes()
+			b.Type = string(t)
+		case "m":
+			b.M, err = decodeBase64(f)
+		case "data":
+			b.Data, err = decodeBase64(f)
+		case "snap":
+			b.Snap, err = f.Uint64()
+		case "seq":
+			b.Seq, err = f.Uint64()
+		case "size":
+			b.Size, err = f.Uint64()
+		case "crc":
+			var c uint
+			if c, err = f.Uint(); err == nil && uint64(c) > 1<<32-1 {
+				err = fmt.Errorf("crc %d out of range", c)
+			}
+			b.CRC = uint32(c)
+		case "last":
+			b.Last, err = f.Bool()
+		case "ok":
+			b.OK, err = f.Bool()
+		case "error":
+			var e []byte
+			if e, err = f.StringBytes(); err == nil {
+				s := string(e)
+				b.Error = &s
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("field %q: %w", k, err)
+		}
+	})
+	return b, err
+}
+
+func decodeBase64(v *fastjson.Value) ([]byte, error) {
+	s, err := v.StringBytes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(out, s)
+	return out[:n], err
 }
 
 // HandleMessage decodes the body of a message from node src and delivers
@@ -453,8 +523,8 @@ func (t *Transport) handle(src string, rawBody []byte) error {
 	if err != nil || t.peers[from] == nil {
 		return fmt.Errorf("message from %q: %w", src, transport.ErrUnknownPeer)
 	}
-	var b body
-	if err := json.Unmarshal(rawBody, &b); err != nil {
+	b, err := decodeBody(rawBody)
+	if err != nil {
 		return fmt.Errorf("message from %s: %v: %w", src, err, transport.ErrCorrupt)
 	}
 	switch b.Type {

@@ -273,22 +273,20 @@ func FuzzHandleMessage(f *testing.F) {
 	f.Add("n0", []byte(`{"type":"raft_snapshot_chunk","snap":1,"seq":0,"m":"`+enc(snap)+`","data":"AAEC","last":true,"size":3,"crc":1}`))
 	f.Add("n0", []byte(`{"type":"raft_snapshot_ack","snap":1,"seq":0,"ok":false,"error":"x"}`))
 	f.Add("n0", []byte(`{"type":"raft","m":"AAAA"}`))
+	// One transport for the whole run, so that inputs also meet the state
+	// earlier ones left (a snapshot stream in progress).
+	h := transporttest.NewHandler(f.TempDir())
+	tr, err := New(Config{ID: 2, Peers: []uint64{1, 2}, Out: io.Discard, Handler: h})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { h.Stop(); tr.Close() })
 	f.Fuzz(func(t *testing.T, src string, body []byte) {
-		h := transporttest.NewHandler(t.TempDir())
-		tr, err := New(Config{ID: 2, Peers: []uint64{1, 2}, Out: io.Discard, Handler: h})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		defer h.Stop()
-		if err := tr.HandleMessage(src, body); err == nil {
-			// Whatever was accepted decodes to a message for this node.
-			select {
-			case m := <-h.Msgs:
-				if m.GetTo() != 2 || m.GetFrom() != 1 {
-					t.Fatalf("accepted %v", m)
-				}
-			default:
+		tr.HandleMessage(src, body)
+		for len(h.Msgs) > 0 {
+			// Whatever was accepted is a message for this node.
+			if m := <-h.Msgs; m.GetTo() != 2 || m.GetFrom() != 1 {
+				t.Fatalf("accepted %v", m)
 			}
 		}
 	})

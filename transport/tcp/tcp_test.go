@@ -33,7 +33,7 @@ type endpoint struct {
 }
 
 // cluster starts transports for ids on loopback, each knowing the others.
-func cluster(t *testing.T, ids []uint64, tweak func(*Config)) map[uint64]*endpoint {
+func cluster(t testing.TB, ids []uint64, tweak func(*Config)) map[uint64]*endpoint {
 	t.Helper()
 	lns := make(map[uint64]net.Listener)
 	peers := make(map[uint64]string)
