@@ -49,12 +49,12 @@
 //
 // # Failures
 //
-// Each peer has a queue bounded in messages and bytes, and a goroutine that drains it in batches
-// onto the connection, with a write deadline, so a peer that stops reading
-// makes its own queue overflow (those messages are dropped and counted)
-// and nothing else. A failed dial or write drops the batch in hand,
-// reports the peer unreachable, and waits with exponential back-off and
-// jitter before dialing again.
+// Each peer has a queue bounded in messages and bytes, and a goroutine
+// that drains it in batches onto the connection, with a write deadline, so
+// a peer that stops reading makes its own queue overflow (those messages
+// are dropped and counted) and nothing else. A failed dial or write drops
+// the batch in hand and the queue behind it, reports the peer unreachable,
+// and waits with exponential back-off and jitter before dialing again.
 package tcp
 
 import (
@@ -372,6 +372,18 @@ func (t *Transport) runPeer(p *peer) {
 		}
 	}()
 	fail := func(n int, err error) {
+		// What queued up behind the failed batch is as stale: raft will
+		// send again what still matters once the peer answers.
+	drain:
+		for {
+			select {
+			case q := <-p.q:
+				p.budget.Release(q.size)
+				n++
+			default:
+				break drain
+			}
+		}
 		t.c.Dropped.Add(uint64(n))
 		t.reporter.Unreachable(p.id)
 		if t.ctx.Err() == nil {
