@@ -31,18 +31,20 @@
 // a reply with in_reply_to.
 //
 // "raft" carries one raftpb.Message in protobuf encoding, m. Its From must
-// be the sender's raft ID and its To the receiver's (transport.NodeID):
+// be the sender's raft ID and its To the receiver's (transport.NodeID;
+// here a heartbeat from n1, ID 2, to n2, ID 3, term 4, commit 17):
 //
-//	{"src":"n1","dest":"n2","body":{"type":"raft","msg_id":7,"m":"CAMQAhgBIAM="}}
+//	{"src":"n1","dest":"n2","body":{"type":"raft","msg_id":7,"m":"CAgQAxgCIARAEQ=="}}
 //
 // "raft_snapshot_chunk" carries the next chunk of a snapshot's body: snap
 // names the stream (unique per sender), seq numbers the chunks from 0,
-// data is the chunk. Chunk 0 also carries m, the MsgSnap. The last chunk
-// (possibly with empty data) has "last":true, the whole body's size in
-// bytes and its CRC-32C (Castagnoli) as an unsigned integer:
+// data is the chunk. Chunk 0 also carries m, the MsgSnap (here at index
+// 1000 of term 4, voters 2, 3 and 4). The last chunk (possibly with empty
+// data) has "last":true, the whole body's size in bytes and its CRC-32C
+// (Castagnoli) as an unsigned integer; this body is the bytes 0 to 6:
 //
-//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":8,"snap":4411,"seq":0,"m":"CAcQAhgB...","data":"AAECAw=="}}
-//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":10,"snap":4411,"seq":1,"data":"BAUG","last":true,"size":7,"crc":3110509870}}
+//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":8,"snap":4411,"seq":0,"m":"CAcQAxgCIARKDxINCgYIAggDCAQQ6AcYBA==","data":"AAECAw=="}}
+//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":10,"snap":4411,"seq":1,"data":"BAUG","last":true,"size":7,"crc":2740579660}}
 //
 // "raft_snapshot_ack" answers each chunk: ok true means the chunk was
 // stored (for the last chunk: the whole body was verified and committed,
@@ -50,7 +52,7 @@
 // reason in error:
 //
 //	{"src":"n2","dest":"n1","body":{"type":"raft_snapshot_ack","msg_id":3,"snap":4411,"seq":1,"ok":true}}
-//	{"src":"n2","dest":"n1","body":{"type":"raft_snapshot_ack","msg_id":4,"snap":4411,"seq":1,"ok":false,"error":"snapshot checksum mismatch"}}
+//	{"src":"n2","dest":"n1","body":{"type":"raft_snapshot_ack","msg_id":4,"snap":4411,"seq":1,"ok":false,"error":"transport: snapshot checksum mismatch"}}
 //
 // The sender sends one chunk at a time and the next only after the ack of
 // the previous (stop and wait), so it holds one chunk in memory and the
