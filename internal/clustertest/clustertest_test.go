@@ -123,6 +123,13 @@ func TestRouterCarriesNodeToNodeAndClientLines(t *testing.T) {
 	if bad := r.BadLines(); len(bad) != 0 {
 		t.Fatalf("bad lines: %v", bad)
 	}
+	// A line that is not a message is kept for the test, not routed.
+	if m, err := r.Call(ctx(t), "c1", "n3", map[string]any{"type": "garbage"}); err != nil || m.Type() != "garbage_ok" {
+		t.Fatalf("garbage: %v %s", err, m.Line)
+	}
+	if bad := r.BadLines(); len(bad) != 1 || bad[0] != "n3: this is not a message" {
+		t.Fatalf("bad lines: %q", bad)
+	}
 }
 
 func TestRouterPartitionAndHeal(t *testing.T) {

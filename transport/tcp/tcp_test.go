@@ -310,6 +310,21 @@ func TestTruncatedSnapshotStreams(t *testing.T) {
 	}
 }
 
+func TestCloseAbortsSnapshotInProgress(t *testing.T) {
+	eps := cluster(t, []uint64{1, 2}, nil)
+	m, _ := proto.Marshal(snapshotMsg(1, 2, 100))
+	c := rawConn(t, eps[2], 1, kindSnapshot)
+	c.Write(appendFrame(appendFrame(nil, frameSnapshotBegin, m), frameSnapshotChunk, randomBody(1000)))
+	transporttest.WaitFor(t, wait, "the stream to start", func() bool { return len(eps[2].h.Files()) == 1 })
+	if err := eps[2].t.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if eps[2].h.Aborted() != 1 {
+		t.Fatalf("%d sinks aborted", eps[2].h.Aborted())
+	}
+	assertNothingInstalled(t, eps[2])
+}
+
 func TestPeerDownThenUp(t *testing.T) {
 	// Reserve an address for peer 2 and leave it closed: peer 2 is down.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
