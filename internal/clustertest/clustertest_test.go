@@ -41,19 +41,11 @@ func body(m Message) map[string]any {
 }
 
 func initAll(t *testing.T, c interface {
-	Call(context.Context, string, string, map[string]any) (Message, error)
-	Nodes() []string
+	Init(context.Context, ...string) error
 }, only ...string) {
 	t.Helper()
-	nodes := c.Nodes()
-	if len(only) > 0 {
-		nodes = only
-	}
-	for _, n := range nodes {
-		m, err := c.Call(ctx(t), "c0", n, map[string]any{"type": "init", "node_id": n, "node_ids": c.Nodes()})
-		if err != nil || m.Type() != "init_ok" {
-			t.Fatalf("init %s: %v %s", n, err, m.Line)
-		}
+	if err := c.Init(ctx(t), only...); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -130,6 +122,13 @@ func TestRouterCarriesNodeToNodeAndClientLines(t *testing.T) {
 	}
 	if bad := r.BadLines(); len(bad) != 0 {
 		t.Fatalf("bad lines: %v", bad)
+	}
+	// A line that is not a message is kept for the test, not routed.
+	if m, err := r.Call(ctx(t), "c1", "n3", map[string]any{"type": "garbage"}); err != nil || m.Type() != "garbage_ok" {
+		t.Fatalf("garbage: %v %s", err, m.Line)
+	}
+	if bad := r.BadLines(); len(bad) != 1 || bad[0] != "n3: this is not a message" {
+		t.Fatalf("bad lines: %q", bad)
 	}
 }
 

@@ -343,6 +343,25 @@ func (c *clients) take(ctx context.Context, match func(Message) bool) (Message, 
 	}
 }
 
+// Init sends Maelstrom's init to each of nodes (every node when none is
+// named), from client c0 with node_ids all the nodes, and waits for each
+// init_ok.
+func (c *clients) Init(ctx context.Context, nodes ...string) error {
+	if len(nodes) == 0 {
+		nodes = c.nodes
+	}
+	for _, n := range nodes {
+		m, err := c.Call(ctx, "c0", n, map[string]any{"type": "init", "node_id": n, "node_ids": c.nodes})
+		if err != nil {
+			return fmt.Errorf("clustertest: init %s: %w", n, err)
+		}
+		if m.Type() != "init_ok" {
+			return fmt.Errorf("clustertest: init %s: %s", n, m.Line)
+		}
+	}
+	return nil
+}
+
 // Kill sends SIGKILL to node and waits for it to be gone.
 func (c *clients) Kill(node string) error {
 	p := c.procs[node]

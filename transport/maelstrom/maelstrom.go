@@ -31,18 +31,20 @@
 // a reply with in_reply_to.
 //
 // "raft" carries one raftpb.Message in protobuf encoding, m. Its From must
-// be the sender's raft ID and its To the receiver's (transport.NodeID):
+// be the sender's raft ID and its To the receiver's (transport.NodeID;
+// here a heartbeat from n1, ID 2, to n2, ID 3, term 4, commit 17):
 //
-//	{"src":"n1","dest":"n2","body":{"type":"raft","msg_id":7,"m":"CAMQAhgBIAM="}}
+//	{"src":"n1","dest":"n2","body":{"type":"raft","msg_id":7,"m":"CAgQAxgCIARAEQ=="}}
 //
 // "raft_snapshot_chunk" carries the next chunk of a snapshot's body: snap
 // names the stream (unique per sender), seq numbers the chunks from 0,
-// data is the chunk. Chunk 0 also carries m, the MsgSnap. The last chunk
-// (possibly with empty data) has "last":true, the whole body's size in
-// bytes and its CRC-32C (Castagnoli) as an unsigned integer:
+// data is the chunk. Chunk 0 also carries m, the MsgSnap (here at index
+// 1000 of term 4, voters 2, 3 and 4). The last chunk (possibly with empty
+// data) has "last":true, the whole body's size in bytes and its CRC-32C
+// (Castagnoli) as an unsigned integer; this body is the bytes 0 to 6:
 //
-//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":8,"snap":4411,"seq":0,"m":"CAcQAhgB...","data":"AAECAw=="}}
-//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":10,"snap":4411,"seq":1,"data":"BAUG","last":true,"size":7,"crc":3110509870}}
+//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":8,"snap":4411,"seq":0,"m":"CAcQAxgCIARKDxINCgYIAggDCAQQ6AcYBA==","data":"AAECAw=="}}
+//	{"src":"n1","dest":"n2","body":{"type":"raft_snapshot_chunk","msg_id":10,"snap":4411,"seq":1,"data":"BAUG","last":true,"size":7,"crc":2740579660}}
 //
 // "raft_snapshot_ack" answers each chunk: ok true means the chunk was
 // stored (for the last chunk: the whole body was verified and committed,
@@ -50,7 +52,7 @@
 // reason in error:
 //
 //	{"src":"n2","dest":"n1","body":{"type":"raft_snapshot_ack","msg_id":3,"snap":4411,"seq":1,"ok":true}}
-//	{"src":"n2","dest":"n1","body":{"type":"raft_snapshot_ack","msg_id":4,"snap":4411,"seq":1,"ok":false,"error":"snapshot checksum mismatch"}}
+//	{"src":"n2","dest":"n1","body":{"type":"raft_snapshot_ack","msg_id":4,"snap":4411,"seq":1,"ok":false,"error":"transport: snapshot checksum mismatch"}}
 //
 // The sender sends one chunk at a time and the next only after the ack of
 // the previous (stop and wait), so it holds one chunk in memory and the
@@ -77,6 +79,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fastjson"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -421,16 +424,85 @@ func (t *Transport) appendHead(buf []byte, to uint64, typ string) []byte {
 
 // body is any of this package's message bodies, decoded.
 type body struct {
-	Type  string  `json:"type"`
-	M     []byte  `json:"m"`
-	Snap  uint64  `json:"snap"`
-	Seq   uint64  `json:"seq"`
-	Data  []byte  `json:"data"`
-	Last  bool    `json:"last"`
-	Size  uint64  `json:"size"`
-	CRC   uint32  `json:"crc"`
-	OK    bool    `json:"ok"`
-	Error *string `json:"error"`
+	Type  string
+	M     []byte
+	Snap  uint64
+	Seq   uint64
+	Data  []byte
+	Last  bool
+	Size  uint64
+	CRC   uint32
+	OK    bool
+	Error *string
+}
+
+var parsers fastjson.ParserPool
+
+// decodeBody decodes a body strictly: a field of the wrong type or
+// base64 that does not decode is an error, never a zero value.
+func decodeBody(raw []byte) (body, error) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return body{}, err
+	}
+	o, err := v.Object()
+	if err != nil {
+		return body{}, err
+	}
+	var b body
+	o.Visit(func(k []byte, f *fastjson.Value) {
+		if err != nil {
+			return
+		}
+		switch string(k) {
+		case "type":
+			var t []byte
+			t, err = f.StringBytes()
+			b.Type = string(t)
+		case "m":
+			b.M, err = decodeBase64(f)
+		case "data":
+			b.Data, err = decodeBase64(f)
+		case "snap":
+			b.Snap, err = f.Uint64()
+		case "seq":
+			b.Seq, err = f.Uint64()
+		case "size":
+			b.Size, err = f.Uint64()
+		case "crc":
+			var c uint
+			if c, err = f.Uint(); err == nil && uint64(c) > 1<<32-1 {
+				err = fmt.Errorf("crc %d out of range", c)
+			}
+			b.CRC = uint32(c)
+		case "last":
+			b.Last, err = f.Bool()
+		case "ok":
+			b.OK, err = f.Bool()
+		case "error":
+			var e []byte
+			if e, err = f.StringBytes(); err == nil {
+				s := string(e)
+				b.Error = &s
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("field %q: %w", k, err)
+		}
+	})
+	return b, err
+}
+
+func decodeBase64(v *fastjson.Value) ([]byte, error) {
+	s, err := v.StringBytes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(out, s)
+	return out[:n], err
 }
 
 // HandleMessage decodes the body of a message from node src and delivers
@@ -453,8 +525,8 @@ func (t *Transport) handle(src string, rawBody []byte) error {
 	if err != nil || t.peers[from] == nil {
 		return fmt.Errorf("message from %q: %w", src, transport.ErrUnknownPeer)
 	}
-	var b body
-	if err := json.Unmarshal(rawBody, &b); err != nil {
+	b, err := decodeBody(rawBody)
+	if err != nil {
 		return fmt.Errorf("message from %s: %v: %w", src, err, transport.ErrCorrupt)
 	}
 	switch b.Type {

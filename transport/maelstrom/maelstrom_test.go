@@ -273,22 +273,20 @@ func FuzzHandleMessage(f *testing.F) {
 	f.Add("n0", []byte(`{"type":"raft_snapshot_chunk","snap":1,"seq":0,"m":"`+enc(snap)+`","data":"AAEC","last":true,"size":3,"crc":1}`))
 	f.Add("n0", []byte(`{"type":"raft_snapshot_ack","snap":1,"seq":0,"ok":false,"error":"x"}`))
 	f.Add("n0", []byte(`{"type":"raft","m":"AAAA"}`))
+	// One transport for the whole run, so that inputs also meet the state
+	// earlier ones left (a snapshot stream in progress).
+	h := transporttest.NewHandler(f.TempDir())
+	tr, err := New(Config{ID: 2, Peers: []uint64{1, 2}, Out: io.Discard, Handler: h})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { h.Stop(); tr.Close() })
 	f.Fuzz(func(t *testing.T, src string, body []byte) {
-		h := transporttest.NewHandler(t.TempDir())
-		tr, err := New(Config{ID: 2, Peers: []uint64{1, 2}, Out: io.Discard, Handler: h})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		defer h.Stop()
-		if err := tr.HandleMessage(src, body); err == nil {
-			// Whatever was accepted decodes to a message for this node.
-			select {
-			case m := <-h.Msgs:
-				if m.GetTo() != 2 || m.GetFrom() != 1 {
-					t.Fatalf("accepted %v", m)
-				}
-			default:
+		tr.HandleMessage(src, body)
+		for len(h.Msgs) > 0 {
+			// Whatever was accepted is a message for this node.
+			if m := <-h.Msgs; m.GetTo() != 2 || m.GetFrom() != 1 {
+				t.Fatalf("accepted %v", m)
 			}
 		}
 	})
@@ -603,4 +601,59 @@ func TestRaftOverMaelstrom(t *testing.T) {
 	}
 	defer n.close(t)
 	transporttest.RunCluster(t, members)
+}
+
+// TestDocExamples feeds the package doc's example lines to a transport, so
+// that the doc cannot drift from the code.
+func TestDocExamples(t *testing.T) {
+	n, eps := cluster(t, []uint64{2, 3}, nil)
+	var examples [][]byte
+	for _, l := range strings.Split(docText(t), "\n") {
+		if l = strings.TrimSpace(strings.TrimPrefix(l, "//")); strings.HasPrefix(l, `{"src":`) {
+			examples = append(examples, []byte(l))
+		}
+	}
+	if len(examples) != 5 {
+		t.Fatalf("%d examples in the package doc", len(examples))
+	}
+	deliver := func(line []byte) error {
+		var e envelope
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("example %s: %v", line, err)
+		}
+		return n.nodes[e.Dest].HandleMessage(e.Src, e.Body)
+	}
+	if err := deliver(examples[0]); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, eps[3].h); !proto.Equal(m, &raftpb.Message{Type: raftpb.MsgHeartbeat.Enum(), From: new(uint64(2)),
+		To: new(uint64(3)), Term: new(uint64(4)), Commit: new(uint64(17))}) {
+		t.Fatalf("example 1 is %v", m)
+	}
+	for _, ex := range examples[1:3] {
+		if err := deliver(ex); err != nil {
+			t.Fatalf("%s: %v", ex, err)
+		}
+	}
+	m := recv(t, eps[3].h)
+	if m.GetType() != raftpb.MsgSnap || m.GetSnapshot().GetMetadata().GetIndex() != 1000 {
+		t.Fatalf("examples 2 and 3 give %v", m)
+	}
+	b, err := os.ReadFile(filepath.Join(eps[3].h.Dir, transporttest.SnapshotName(m)))
+	if err != nil || !bytes.Equal(b, []byte{0, 1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("snapshot body %v, %v", b, err)
+	}
+	for _, ex := range examples[3:] {
+		if err := deliver(ex); err != nil {
+			t.Fatalf("%s: %v", ex, err)
+		}
+	}
+}
+
+func docText(t *testing.T) string {
+	b, err := os.ReadFile("maelstrom.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b[:bytes.Index(b, []byte("\npackage maelstrom"))])
 }

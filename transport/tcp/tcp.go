@@ -19,7 +19,9 @@
 // allocating the payload, and closes the connection; it also grows its
 // buffer only as fast as bytes arrive. A frame whose CRC does not match
 // closes the connection too: the stream can no longer be trusted, and raft
-// retries what was lost.
+// retries what was lost. Members must agree on MaxFrameSize: a sender does
+// not send a message above its own limit, a receiver refuses frames above
+// its own.
 //
 //	type  name            payload
 //	1     hello           "OFRT", version (1 byte, 1), kind (1 byte: 1 messages,
@@ -40,16 +42,19 @@
 // an end frame; the receiver answers with one done frame and both close.
 // The receiver commits its sink only when the end frame's length and
 // CRC-32C match what it received, and delivers the MsgSnap to raft only
-// after that: a stream that is cut short is aborted and never installed.
+// after that: a stream that is cut short is aborted and never installed. A
+// receiver that refuses a snapshot (its sink failed) answers at once and
+// reads on until the sender, which watches for the verdict while it
+// streams, stops and closes.
 //
 // # Failures
 //
-// Each peer has a bounded queue and a goroutine that drains it in batches
-// onto the connection, with a write deadline, so a peer that stops reading
-// makes its own queue overflow (those messages are dropped and counted)
-// and nothing else. A failed dial or write drops the batch in hand,
-// reports the peer unreachable, and waits with exponential back-off and
-// jitter before dialing again.
+// Each peer has a queue bounded in messages and bytes, and a goroutine
+// that drains it in batches onto the connection, with a write deadline, so
+// a peer that stops reading makes its own queue overflow (those messages
+// are dropped and counted) and nothing else. A failed dial or write drops
+// the batch in hand and the queue behind it, reports the peer unreachable,
+// and waits with exponential back-off and jitter before dialing again.
 package tcp
 
 import (
@@ -367,6 +372,18 @@ func (t *Transport) runPeer(p *peer) {
 		}
 	}()
 	fail := func(n int, err error) {
+		// What queued up behind the failed batch is as stale: raft will
+		// send again what still matters once the peer answers.
+	drain:
+		for {
+			select {
+			case q := <-p.q:
+				p.budget.Release(q.size)
+				n++
+			default:
+				break drain
+			}
+		}
 		t.c.Dropped.Add(uint64(n))
 		t.reporter.Unreachable(p.id)
 		if t.ctx.Err() == nil {

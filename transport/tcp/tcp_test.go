@@ -33,7 +33,7 @@ type endpoint struct {
 }
 
 // cluster starts transports for ids on loopback, each knowing the others.
-func cluster(t *testing.T, ids []uint64, tweak func(*Config)) map[uint64]*endpoint {
+func cluster(t testing.TB, ids []uint64, tweak func(*Config)) map[uint64]*endpoint {
 	t.Helper()
 	lns := make(map[uint64]net.Listener)
 	peers := make(map[uint64]string)
@@ -308,6 +308,21 @@ func TestTruncatedSnapshotStreams(t *testing.T) {
 			assertNothingInstalled(t, eps[2])
 		})
 	}
+}
+
+func TestCloseAbortsSnapshotInProgress(t *testing.T) {
+	eps := cluster(t, []uint64{1, 2}, nil)
+	m, _ := proto.Marshal(snapshotMsg(1, 2, 100))
+	c := rawConn(t, eps[2], 1, kindSnapshot)
+	c.Write(appendFrame(appendFrame(nil, frameSnapshotBegin, m), frameSnapshotChunk, randomBody(1000)))
+	transporttest.WaitFor(t, wait, "the stream to start", func() bool { return len(eps[2].h.Files()) == 1 })
+	if err := eps[2].t.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if eps[2].h.Aborted() != 1 {
+		t.Fatalf("%d sinks aborted", eps[2].h.Aborted())
+	}
+	assertNothingInstalled(t, eps[2])
 }
 
 func TestPeerDownThenUp(t *testing.T) {

@@ -1,6 +1,7 @@
 // Command echonode is a tiny Maelstrom node for testing the clustertest
 // harness. Requests: init, echo (echo_ok with the same echo), status
-// (status_ok with its pid), and forward {to, echo}: the node passes the
+// (status_ok with its pid), garbage (a line that is not JSON, then
+// garbage_ok), and forward {to, echo}: the node passes the
 // request to node "to", which answers the client itself with forward_ok
 // {echo, via}. Without --cluster, peers are reached by writing to stdout
 // (Maelstrom routing); with --cluster n1=ADDR,..., by one JSON line per
@@ -103,6 +104,12 @@ func handle(m msg) {
 		reply(m, map[string]any{"type": "init_ok"})
 	case "echo":
 		reply(m, map[string]any{"type": "echo_ok", "echo": m.Body["echo"]})
+	case "garbage":
+		outMu.Lock()
+		out.WriteString("this is not a message\n")
+		out.Flush()
+		outMu.Unlock()
+		reply(m, map[string]any{"type": "garbage_ok"})
 	case "status":
 		reply(m, map[string]any{"type": "status_ok", "pid": os.Getpid(), "node": self})
 	case "forward":
