@@ -5,19 +5,33 @@ import (
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/compactor"
+	"github.com/maelstrom-offsets/offsets/log"
 )
 
-// compaction is the outcome of one background compaction.
+// compaction is one compaction from a snapshot of the state.
 type compaction struct {
-	stats compactor.Stats
-	dirty float64 // dirty ratio when it started
-	err   error
+	sn      *Snapshot
+	horizon time.Time // tombstones written at or before it are dropped
+	start   time.Time
+	pause   time.Duration // taking the snapshot
+	dirty   float64       // dirty ratio when it started
+	stats   compactor.Stats
+	err     error
 }
 
-func (s *Store) compactorOptions() compactor.Options {
-	return compactor.Options{TombstoneRetention: s.opts.TombstoneRetention, Now: s.now, SegmentSize: s.opts.SegmentSize,
-		KeysHint: s.idx.keys + len(s.idx.groups)}
+// checkpoint is a snapshot as a compactor.Source.
+type checkpoint struct {
+	sn      *Snapshot
+	horizon time.Time
 }
+
+func (c checkpoint) Records(fn func(t log.RecordType, data []byte) error) error {
+	return c.sn.Records(c.horizon, fn)
+}
+
+// Checkpoint returns the snapshot as the source of a checkpoint that drops
+// the tombstones written at or before horizon (see Records).
+func (sn *Snapshot) Checkpoint(horizon time.Time) compactor.Source { return checkpoint{sn, horizon} }
 
 // maybeCompact starts a background compaction through the last durable
 // entry when none runs and the log is big and dirty enough.
@@ -25,29 +39,50 @@ func (s *Store) maybeCompact() {
 	if s.compacting || s.opts.CompactMinBytes < 0 || s.synced == 0 {
 		return
 	}
-	if s.logSize < s.opts.CompactMinBytes || s.logSize < s.nextTry {
+	if size := s.st.c.recordBytes; size < s.opts.CompactMinBytes || size < s.nextTry {
 		return
 	}
 	dirty := s.DirtyRatio()
 	if dirty < s.opts.CompactDirtyRatio {
 		return
 	}
+	c := s.startCompaction(s.opts.TombstoneRetention)
+	c.dirty = dirty
 	s.compacting = true
-	s.tombAtStart = s.tombBytes
-	through, opts := s.synced, s.compactorOptions()
 	logger := s.logger
 	go func() {
 		lowerPriority()
-		var k Keyer
-		c := compaction{dirty: dirty}
-		c.stats, c.err = compactor.Compact(s.log, through, &k, opts)
+		s.writeCheckpoint(c)
 		logCompaction(logger, c) // now, not when the store next looks
 		s.compacted <- c
 	}()
 }
 
+// startCompaction takes the snapshot a compaction writes: the state as of
+// the last durable entry, since nothing is staged between batches. This is
+// the pause the serving goroutine sees.
+func (s *Store) startCompaction(retention time.Duration) *compaction {
+	start := time.Now()
+	c := &compaction{sn: s.st.Snapshot(), start: start, horizon: s.now().Add(-retention)}
+	c.pause = time.Since(start)
+	return c
+}
+
+// writeCheckpoint writes c's snapshot as the log's checkpoint and releases
+// the log before it. It runs on any goroutine.
+func (s *Store) writeCheckpoint(c *compaction) {
+	c.stats, c.err = compactor.Write(s.log, c.sn.Index(), checkpoint{c.sn, c.horizon}, compactor.Options{SegmentSize: s.opts.SegmentSize})
+	if c.sn.written {
+		before := c.sn.Counts()
+		c.stats.RecordsBefore, c.stats.RecordBytes = before.Records, before.RecordBytes
+		c.stats.TombstonesKept, c.stats.TombstoneBytesKept = c.sn.TombstonesKept()
+		c.stats.Snapshot = c.pause
+		c.stats.Duration = time.Since(c.start)
+	}
+}
+
 // logCompaction writes the one line a compaction gets on stderr.
-func logCompaction(logger *slog.Logger, c compaction) {
+func logCompaction(logger *slog.Logger, c *compaction) {
 	st := c.stats
 	if c.err != nil {
 		logger.Error("compaction failed", "through", st.Through, "err", c.err)
@@ -58,7 +93,8 @@ func logCompaction(logger *slog.Logger, c compaction) {
 		"records_before", st.RecordsBefore, "records_after", st.RecordsKept,
 		"bytes_before", st.BytesBefore, "bytes_after", st.BytesAfter,
 		"tombstones_kept", st.TombstonesKept, "dirty_ratio", roundTo(c.dirty, 3),
-		"duration", st.Duration.Round(time.Microsecond), "pause", st.Pause.Round(time.Microsecond))
+		"duration", st.Duration.Round(time.Microsecond), "snapshot", st.Snapshot.Round(time.Microsecond),
+		"pause", st.Pause.Round(time.Microsecond))
 }
 
 // pollCompaction takes in a finished background compaction, if any.
@@ -73,33 +109,52 @@ func (s *Store) pollCompaction() {
 	}
 }
 
-// finishCompaction accounts for a finished compaction in the store.
-func (s *Store) finishCompaction(c compaction) {
+// finishCompaction closes a finished compaction's snapshot: the state's
+// counts follow the checkpoint that replaced the log through its index.
+func (s *Store) finishCompaction(c *compaction) {
 	s.compacting = false
-	st := c.stats
+	s.st.Release(c.sn, c.err == nil)
 	if c.err != nil {
 		// The log is intact (a failed compaction changes nothing that is
 		// replayed); try again after as many new bytes as the threshold.
-		s.nextTry = s.logSize + s.opts.CompactMinBytes
-		return
+		s.nextTry = s.st.c.recordBytes + s.opts.CompactMinBytes
 	}
-	s.logSize -= st.RecordBytes - st.KeptBytes
-	// Tombstones written while it ran are still in the log, after Through.
-	s.tombBytes = st.TombstoneBytesKept + (s.tombBytes - s.tombAtStart)
 }
 
 // Compact runs a compaction through the last durable entry now and waits
 // for it, after any background one. Tools and tests use it.
 func (s *Store) Compact() (compactor.Stats, error) {
+	c := s.compactNow(s.opts.TombstoneRetention)
+	logCompaction(s.logger, c)
+	return c.stats, c.err
+}
+
+func (s *Store) compactNow(retention time.Duration) *compaction {
 	if s.compacting {
 		s.finishCompaction(<-s.compacted)
 	}
-	var k Keyer
-	s.tombAtStart = s.tombBytes
-	c := compaction{dirty: s.DirtyRatio()}
-	c.stats, c.err = compactor.Compact(s.log, s.synced, &k, s.compactorOptions())
-	logCompaction(s.logger, c)
+	c := s.startCompaction(retention)
+	c.dirty = s.DirtyRatio()
+	s.writeCheckpoint(c)
 	s.finishCompaction(c)
+	return c
+}
+
+// CompactDir compacts the log in dir offline, through its last entry: it
+// replays the log into a State and writes the checkpoint from it, dropping
+// tombstones older than tombstoneRetention (zero drops them all). Of opts
+// it uses Now, SegmentSize and Logger. It takes the log's lock, so it fails
+// with log.ErrLocked while a node holds the directory. The stats' Duration
+// covers the checkpoint, not the replay.
+func CompactDir(dir string, tombstoneRetention time.Duration, opts Options) (compactor.Stats, error) {
+	s, _, err := Open(dir, Options{CompactMinBytes: -1, Now: opts.Now, SegmentSize: opts.SegmentSize, Logger: opts.Logger})
+	if err != nil {
+		return compactor.Stats{}, err
+	}
+	c := s.compactNow(tombstoneRetention)
+	if cerr := s.Close(); c.err == nil {
+		c.err = cerr
+	}
 	return c.stats, c.err
 }
 

@@ -32,7 +32,8 @@ type Options struct {
 	// compaction off.
 	CompactDirtyRatio float64
 	CompactMinBytes   int64
-	// TombstoneRetention is how long compaction keeps a tombstone.
+	// TombstoneRetention is how long compaction keeps a tombstone (Kafka's
+	// delete.retention.ms). Zero means DefaultTombstoneRetention.
 	TombstoneRetention time.Duration
 	// OffsetsRetention expires the offsets of a group whose newest commit is
 	// older than this (Kafka's offsets.retention.minutes). Zero turns expiry
@@ -57,33 +58,28 @@ type RecoveryStats struct {
 	Duration time.Duration // time to replay
 }
 
-// Store is the consumer-group offset store: an in-memory index of the
-// latest value per key over a write-ahead log that every change goes to
-// first. It is not safe for concurrent use.
+// Store is the consumer-group offset store: the State of a write-ahead log
+// that every change goes to first. It is not safe for concurrent use.
 //
 // Changes are staged by Commit and made durable together by Flush (group
 // commit): callers answer the requests of a batch only after Flush returns
 // nil. Reads see staged changes; if Flush fails they are rolled back.
 type Store struct {
-	log          wal
-	idx          index
-	now          func() time.Time
-	batch        log.Batch
-	scratch      []byte
-	undo         []undo
-	nowMs        int64  // timestamp of the batch being staged, 0 when none
-	pendingBytes int64  // record bytes staged in batch
-	synced       uint64 // index of the last durable entry
-	tombBytes    int64  // bytes of tombstones in the log (approximate: see DirtyRatio)
-	tombAtStart  int64  // tombBytes when the running compaction started
-	pendingTomb  int64  // tombstone bytes staged in batch
+	log     wal
+	st      *State
+	now     func() time.Time
+	batch   log.Batch
+	scratch []byte
+	undo    []undo // the state's journal of the staged batch
+	saved   counts // the state's counts before the staged batch
+	nowMs   int64  // timestamp of the batch being staged, 0 when none
+	synced  uint64 // index of the last durable entry
 
 	opts       Options
 	logger     *slog.Logger
 	compacting bool
-	compacted  chan compaction // a finished background compaction
-	nextTry    int64           // logSize below which no compaction is tried after a failure
-	logSize    int64           // bytes of records in the log (entry headers excluded)
+	compacted  chan *compaction // a finished background compaction
+	nextTry    int64            // record bytes below which no compaction is tried after a failure
 	failed     error
 }
 
@@ -124,8 +120,8 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	if opts.TombstoneRetention == 0 {
 		opts.TombstoneRetention = DefaultTombstoneRetention
 	}
-	s := &Store{log: l, idx: newIndex(), now: opts.Now, opts: opts, logger: opts.Logger,
-		compacted: make(chan compaction, 1)}
+	s := &Store{log: l, st: NewState(), now: opts.Now, opts: opts, logger: opts.Logger,
+		compacted: make(chan *compaction, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -133,14 +129,14 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 		s.logger = slog.Default()
 	}
 	start := time.Now()
-	st, err := l.Replay(1, func(_ uint64, r log.Record) error {
-		return s.apply(r)
-	})
+	st, err := l.Replay(1, s.st.Apply)
 	if err != nil {
 		return nil, RecoveryStats{}, err
 	}
 	s.synced = st.Last
-	return s, RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}, nil
+	s.st.index = st.Last
+	s.st.journal = &s.undo
+	return s, RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.st.Keys(), Duration: time.Since(start)}, nil
 }
 
 // Pending is the number of staged records not yet flushed.
@@ -163,8 +159,8 @@ func (s *Store) Flush() error {
 		s.failed = fmt.Errorf("%w: %v", ErrFailed, err)
 		return s.failed
 	}
-	s.logSize += s.pendingBytes
 	s.synced = idx
+	s.st.index = idx
 	s.reset()
 	s.pollCompaction()
 	s.maybeCompact()
@@ -175,24 +171,19 @@ func (s *Store) reset() {
 	s.batch.Reset()
 	s.undo = s.undo[:0]
 	s.nowMs = 0
-	s.pendingBytes = 0
-	s.pendingTomb = 0
 }
 
 // Keys is the number of live offset keys.
-func (s *Store) Keys() int { return s.idx.keys }
+func (s *Store) Keys() int { return s.st.Keys() }
 
-// DirtyRatio is the share of the log's record bytes held by records that a
-// later record superseded or deleted. Tombstones count as live (compaction
-// keeps them for the tombstone retention), so that a log of recent deletes
-// does not trigger compaction after compaction that cannot shrink it.
-func (s *Store) DirtyRatio() float64 {
-	if s.logSize == 0 {
-		return 0
-	}
-	live := s.idx.live + s.tombBytes
-	return max(0, 1-float64(live)/float64(s.logSize))
-}
+// State is the store's state, staged changes included, for reading only
+// (see State.DirtyRatio for the dirty ratio the compaction trigger uses).
+// It is valid until the store's next change.
+func (s *Store) State() *State { return s.st }
+
+// DirtyRatio is State.DirtyRatio: the share of the log's record bytes that
+// a compaction now would drop.
+func (s *Store) DirtyRatio() float64 { return s.st.DirtyRatio() }
 
 // Close flushes nothing: staged changes that were not flushed are dropped,
 // since no reply acknowledged them. It waits for a running compaction,

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/spf13/cobra"
 )
@@ -67,7 +66,7 @@ func (o *compactOpts) run(e *env, dir string) int {
 	// Opening the log may cut a torn tail; its one line goes to stderr.
 	restore := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: dropTime})))
-	st, err := compactor.CompactDir(dir, &consumeroffsets.Keyer{}, compactor.Options{TombstoneRetention: o.retention})
+	st, err := consumeroffsets.CompactDir(dir, o.retention, consumeroffsets.Options{})
 	slog.SetDefault(restore)
 	if err != nil {
 		return e.fail("compact", dir, err)
