@@ -654,6 +654,17 @@ func (s *State) sortedGroupNames() []string {
 	return names
 }
 
+// Tombstones calls fn for every live tombstone (the latest record of its
+// key), in the order they were applied, until fn returns false. For a group
+// tombstone only k.Group is set.
+func (s *State) Tombstones(fn func(typ log.RecordType, k OffsetKey, at time.Time) bool) {
+	for i := range s.tombs.list {
+		if t := &s.tombs.list[i]; t.dead == 0 && !fn(t.typ, OffsetKey{Group: t.group, Topic: t.topic, Partition: t.partition}, time.UnixMilli(t.at).UTC()) {
+			return
+		}
+	}
+}
+
 // Counts says what the applied records were and what is live.
 type Counts struct {
 	Records          uint64 // records applied (a checkpoint's count as its own records)
