@@ -51,8 +51,10 @@ func newModel() *model {
 	return &model{offsets: map[OffsetKey]OffsetValue{}, gens: map[string][2]int64{}, tombs: map[string]int64{}}
 }
 
-func offsetTombKey(k OffsetKey) string { return fmt.Sprintf("o %q %q %d", k.Group, k.Topic, k.Partition) }
-func groupTombKey(g string) string    { return fmt.Sprintf("g %q", g) }
+func offsetTombKey(k OffsetKey) string {
+	return fmt.Sprintf("o %q %q %d", k.Group, k.Topic, k.Partition)
+}
+func groupTombKey(g string) string { return fmt.Sprintf("g %q", g) }
 
 func (m *model) commit(k OffsetKey, v OffsetValue) {
 	m.offsets[k] = v
