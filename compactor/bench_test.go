@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"sync"
@@ -381,4 +382,98 @@ func BenchmarkRestart(b *testing.B) {
 			b.ReportMetric(float64(size)/(1<<20), "MiB")
 		})
 	}
+}
+
+// goMemory returns the memory the Go runtime holds from the OS (heap,
+// stacks, runtime structures; pages released to the OS excluded), and the
+// heap's object bytes.
+func goMemory(samples []metrics.Sample) (total, heap uint64) {
+	metrics.Read(samples)
+	return samples[0].Value.Uint64() - samples[1].Value.Uint64(), samples[2].Value.Uint64()
+}
+
+// BenchmarkCompactionMemory measures the memory and the commit latency of
+// a store of 10^6 live keys (the records=1e6/keys=1e6 fixture) while it
+// commits batches of 100 random keys as fast as it can (fsync off: the
+// most copy-on-write a compaction can meet), with a background compaction
+// running (compaction=on: from the first batch until it is taken in) and
+// then, in the same process, for as many batches without one
+// (compaction=off). peak-MB is the largest sample of goMemory after a
+// batch; ratio is on's peak over off's.
+func BenchmarkCompactionMemory(b *testing.B) {
+	records, keys := 1_000_000, 1_000_000
+	if testing.Short() {
+		records, keys = 100_000, 100_000
+	}
+	b.Run(fmt.Sprintf("records=%s/keys=%s", exp10(records), exp10(keys)), func(b *testing.B) {
+		src := fixture(b, records, keys)
+		samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+		var onPeak, offPeak, onHeap, offHeap, base float64
+		var onP99, offP99, onMax, offMax time.Duration
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			dir := freshCopy(b, src)
+			spans := &compactionSpans{}
+			s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{NoSync: true, CompactMinBytes: 1, CompactDirtyRatio: 0.3, Logger: slog.New(spans)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			t0, _ := goMemory(samples)
+			base += float64(t0) / 1e6
+			rng := rand.New(rand.NewPCG(uint64(i), 9))
+			run := func(batches int, on bool) (peak, heap uint64, lats []time.Duration, n int) {
+				for n = 0; (on && len(spans.spans) == 0) || (!on && n < batches); n++ {
+					start := time.Now()
+					for j := 0; j < 100; j++ {
+						g, t, p := benchKey(rng.IntN(keys))
+						if err := s.Commit(g, t, p, int64(n), nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := s.Flush(); err != nil {
+						b.Fatal(err)
+					}
+					lats = append(lats, time.Since(start))
+					tot, h := goMemory(samples)
+					peak, heap = max(peak, tot), max(heap, h)
+				}
+				return peak, heap, lats, n
+			}
+			b.StartTimer()
+			p, h, lats, n := run(0, true)
+			b.StopTimer()
+			// Take the compaction in, then as many batches without one.
+			s.Commit([]byte("g"), []byte("t"), 0, 1, nil)
+			s.Flush()
+			runtime.GC()
+			p2, h2, lats2, _ := run(n, false)
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			os.RemoveAll(dir)
+			onPeak += float64(p) / 1e6
+			offPeak += float64(p2) / 1e6
+			onHeap += float64(h) / 1e6
+			offHeap += float64(h2) / 1e6
+			slices.Sort(lats)
+			slices.Sort(lats2)
+			onP99 += pct(lats, 99)
+			offP99 += pct(lats2, 99)
+			onMax += lats[len(lats)-1]
+			offMax += lats2[len(lats2)-1]
+			b.ReportMetric(float64(n), "batches")
+			b.StartTimer()
+		}
+		nf := float64(b.N)
+		b.ReportMetric(base/nf, "base-MB")
+		b.ReportMetric(onPeak/nf, "on-peak-MB")
+		b.ReportMetric(offPeak/nf, "off-peak-MB")
+		b.ReportMetric(onPeak/offPeak, "peak-ratio")
+		b.ReportMetric(onHeap/offHeap, "heap-ratio")
+		b.ReportMetric(float64(onP99.Microseconds())/nf, "on-p99-us")
+		b.ReportMetric(float64(offP99.Microseconds())/nf, "off-p99-us")
+		b.ReportMetric(float64(onMax.Microseconds())/nf, "on-max-us")
+		b.ReportMetric(float64(offMax.Microseconds())/nf, "off-max-us")
+	})
 }
