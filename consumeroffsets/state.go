@@ -90,7 +90,7 @@ type groupState struct {
 type topicState struct {
 	gen   uint32
 	name  string
-	parts map[int32]entry
+	parts parts
 }
 
 // entry is one live offset. There is one per key, so it is kept small:
@@ -242,10 +242,10 @@ func (s *State) writableTopic(g *groupState, topic []byte, create bool) *topicSt
 	case t == nil && !create:
 		return nil
 	case t == nil:
-		t = &topicState{gen: s.epoch, name: string(topic), parts: map[int32]entry{}}
+		t = &topicState{gen: s.epoch, name: string(topic)}
 		g.topics[t.name] = t
 	case !s.owned(t.gen):
-		t = &topicState{gen: s.epoch, name: t.name, parts: maps.Clone(t.parts)}
+		t = &topicState{gen: s.epoch, name: t.name, parts: t.parts.clone()}
 		g.topics[t.name] = t
 	}
 	return t
@@ -269,8 +269,7 @@ func (s *State) get(group, topic []byte, partition int32) (entry, bool) {
 	if t == nil {
 		return entry{}, false
 	}
-	e, ok := t.parts[partition]
-	return e, ok
+	return t.parts.get(partition)
 }
 
 // addTime and dropTime keep a group's newest commit time as offsets come
@@ -295,9 +294,7 @@ func (g *groupState) newestCommit() int64 {
 	}
 	var n int64
 	for _, t := range g.topics {
-		for _, e := range t.parts {
-			n = max(n, e.at)
-		}
+		t.parts.each(func(_ int32, e entry) { n = max(n, e.at) })
 	}
 	return n
 }
@@ -306,8 +303,7 @@ func (g *groupState) newestCommit() int64 {
 func (s *State) putEntry(group, topic []byte, partition int32, e entry) (prev entry, existed bool) {
 	g := s.writableGroup(group, true)
 	t := s.writableTopic(g, topic, true)
-	prev, existed = t.parts[partition]
-	t.parts[partition] = e
+	prev, existed = t.parts.set(partition, e)
 	if existed {
 		s.c.live -= commitSize(g.name, t.name, prev)
 		g.dropTime(prev.at)
@@ -331,8 +327,7 @@ func (s *State) removeEntry(group, topic []byte, partition int32) (prev entry, e
 	}
 	g := s.writableGroup(group, false)
 	t := s.writableTopic(g, topic, false)
-	prev = t.parts[partition]
-	delete(t.parts, partition)
+	prev, _ = t.parts.del(partition)
 	s.c.live -= commitSize(g.name, t.name, prev)
 	s.c.keys--
 	g.keys--
@@ -343,7 +338,7 @@ func (s *State) removeEntry(group, topic []byte, partition int32) (prev entry, e
 	if s.journal != nil {
 		*s.journal = append(*s.journal, undo{kind: undoOffset, group: g.name, topic: t.name, partition: partition, prev: prev, existed: false, removed: true})
 	}
-	if len(t.parts) == 0 {
+	if t.parts.len() == 0 {
 		delete(g.topics, t.name)
 	}
 	s.dropIfEmpty(g)
@@ -577,10 +572,9 @@ func (s *State) FetchGroup(group []byte, topics [][]byte, fn func(topic string, 
 
 func (g *groupState) visit(topics [][]byte, fn func(topic string, partition int32, v OffsetValue)) {
 	for _, t := range g.sortedTopics(topics) {
-		for _, p := range t.sortedPartitions() {
-			e := t.parts[p]
+		t.parts.sorted(func(p int32, e entry) {
 			fn(t.name, p, OffsetValue{Offset: e.offset, Metadata: e.metadata(), CommitTime: e.at})
-		}
+		})
 	}
 }
 
@@ -701,7 +695,7 @@ func (s *State) CommitTimes() (oldest, newest time.Time) {
 	first := true
 	s.eachGroup(func(g *groupState) {
 		for _, t := range g.topics {
-			for _, e := range t.parts {
+			t.parts.each(func(_ int32, e entry) {
 				if first || e.at < lo {
 					lo = e.at
 				}
@@ -709,7 +703,7 @@ func (s *State) CommitTimes() (oldest, newest time.Time) {
 					hi = e.at
 				}
 				first = false
-			}
+			})
 		}
 	})
 	if first {
@@ -800,7 +794,6 @@ func (sn *Snapshot) Records(horizon time.Time, fn func(t log.RecordType, data []
 	}
 	slices.SortFunc(groups, func(a, b named) int { return strings.Compare(a.name, b.name) })
 	var buf []byte
-	var parts []int32
 	for _, ng := range groups {
 		g := ng.g
 		name := []byte(g.name)
@@ -812,17 +805,15 @@ func (sn *Snapshot) Records(horizon time.Time, fn func(t log.RecordType, data []
 		}
 		for _, t := range g.sortedTopics(nil) {
 			topic := []byte(t.name)
-			parts = parts[:0]
-			for p := range t.parts {
-				parts = append(parts, p)
-			}
-			slices.Sort(parts)
-			for _, p := range parts {
-				e := t.parts[p]
-				buf = AppendOffsetCommit(buf[:0], name, topic, p, OffsetValue{Offset: e.offset, Metadata: e.metadata(), CommitTime: e.at})
-				if err := emit(TypeOffsetCommit, buf); err != nil {
-					return err
+			var err error
+			t.parts.sorted(func(p int32, e entry) {
+				if err == nil {
+					buf = AppendOffsetCommit(buf[:0], name, topic, p, OffsetValue{Offset: e.offset, Metadata: e.metadata(), CommitTime: e.at})
+					err = emit(TypeOffsetCommit, buf)
 				}
+			})
+			if err != nil {
+				return err
 			}
 		}
 	}
@@ -902,11 +893,4 @@ func (g *groupState) sortedTopics(names [][]byte) []*topicState {
 }
 
 // sortedPartitions returns a topic's partitions in numeric order.
-func (t *topicState) sortedPartitions() []int32 {
-	ps := make([]int32, 0, len(t.parts))
-	for p := range t.parts {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	return ps
-}
+func (t *topicState) sortedPartitions() []int32 { return t.parts.partitions() }
