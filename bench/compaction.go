@@ -39,7 +39,7 @@ func (r compactionRun) inMBps() float64 { return float64(r.BytesBefore) / 1e6 / 
 func (r compactionRun) outMBps() float64 { return float64(r.BytesAfter) / 1e6 / r.Seconds }
 
 // measureCompaction copies fixture fx, restarts the node on the copy,
-// compacts it in process with compactor.CompactDir, and restarts the node
+// compacts it in process with consumeroffsets.CompactDir, and restarts the node
 // again. The copy is removed afterwards.
 func measureCompaction(nodeBin string, fx fixture, run int, workDir string) (compactionRun, error) {
 	res := compactionRun{Spec: fx.Spec, Run: run}
