@@ -29,7 +29,8 @@ func (s *Store) batchTime() int64 {
 
 // Commit stages a commit of offset, with optional metadata, for the key.
 // The previous value, if any, is superseded even when it is higher: the
-// latest commit wins, as in Kafka. It fails only after an earlier write
+// latest commit wins, as in Kafka. offset must not be negative (Kafka's
+// range, which the node checks). It fails only after an earlier write
 // failure.
 func (s *Store) Commit(group, topic []byte, partition int32, offset int64, metadata []byte) error {
 	if s.failed != nil {

@@ -176,9 +176,9 @@ func (s *Store) reset() {
 // Keys is the number of live offset keys.
 func (s *Store) Keys() int { return s.st.Keys() }
 
-// State is the store's state, staged changes included, for reading only
-// (see State.DirtyRatio for the dirty ratio the compaction trigger uses).
-// It is valid until the store's next change.
+// State is the store's state, staged changes included. It is the store's
+// own: read it on the store's goroutine only, and change it only through
+// the store (a Snapshot of it may be read anywhere).
 func (s *Store) State() *State { return s.st }
 
 // DirtyRatio is State.DirtyRatio: the share of the log's record bytes that
