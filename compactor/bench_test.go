@@ -343,7 +343,8 @@ func BenchmarkCommitLatency(b *testing.B) {
 
 // BenchmarkRestart times consumeroffsets.Open, which replays the log, on
 // logs of 10^6 records over 10^3 and 10^6 keys (10^5 records in -short)
-// before and after compacting them; records/s is the replay's rate.
+// before and after compacting them, and with -big 10^7 records over 10^6
+// keys; records/s is the replay's rate.
 func BenchmarkRestart(b *testing.B) {
 	records := 1_000_000
 	if testing.Short() {
@@ -353,6 +354,9 @@ func BenchmarkRestart(b *testing.B) {
 		for _, compacted := range []bool{false, true} {
 			benchRestart(b, records, keys, compacted)
 		}
+	}
+	if *big {
+		benchRestart(b, 10_000_000, 1_000_000, false)
 	}
 }
 
