@@ -678,13 +678,15 @@ type Counts struct {
 }
 
 // Counts returns the state's counts.
-func (s *State) Counts() Counts {
+func (s *State) Counts() Counts { return s.c.export(s.tombs.live, s.tombs.bytes) }
+
+func (c *counts) export(tombs int, tombBytes int64) Counts {
 	return Counts{
-		Records: s.c.records, RecordBytes: s.c.recordBytes,
-		Commits: s.c.byType[TypeOffsetCommit], OffsetTombstones: s.c.byType[TypeOffsetTombstone],
-		GroupMetadata: s.c.byType[TypeGroupMetadata], GroupTombstones: s.c.byType[TypeGroupTombstone],
-		LiveKeys: s.c.keys, Groups: s.c.groups, LiveBytes: s.c.live,
-		Tombstones: s.tombs.live, TombstoneBytes: s.tombs.bytes,
+		Records: c.records, RecordBytes: c.recordBytes,
+		Commits: c.byType[TypeOffsetCommit], OffsetTombstones: c.byType[TypeOffsetTombstone],
+		GroupMetadata: c.byType[TypeGroupMetadata], GroupTombstones: c.byType[TypeGroupTombstone],
+		LiveKeys: c.keys, Groups: c.groups, LiveBytes: c.live,
+		Tombstones: tombs, TombstoneBytes: tombBytes,
 	}
 }
 
@@ -739,6 +741,9 @@ type Snapshot struct {
 	epoch  uint32
 	index  uint64
 	c      counts
+	// the live tombstones' count and bytes
+	tombLive  int
+	tombBytes int64
 
 	// Filled in by Records: what the checkpoint holds, and the tombstones
 	// it dropped for their age.
@@ -754,7 +759,8 @@ func (s *State) Snapshot() *Snapshot {
 	if s.shared {
 		panic("consumeroffsets: a snapshot is already open")
 	}
-	sn := &Snapshot{shards: s.shards, tombs: s.tombs.list, epoch: s.epoch, index: s.index, c: s.c}
+	sn := &Snapshot{shards: s.shards, tombs: s.tombs.list, epoch: s.epoch, index: s.index, c: s.c,
+		tombLive: s.tombs.live, tombBytes: s.tombs.bytes}
 	s.epoch++
 	s.shared = true
 	return sn
@@ -846,9 +852,7 @@ func (sn *Snapshot) TombstonesKept() (n uint64, bytes int64) {
 }
 
 // Counts returns the counts of the state the snapshot was taken of.
-func (sn *Snapshot) Counts() Counts {
-	return Counts{Records: sn.c.records, RecordBytes: sn.c.recordBytes, LiveKeys: sn.c.keys, Groups: sn.c.groups, LiveBytes: sn.c.live}
-}
+func (sn *Snapshot) Counts() Counts { return sn.c.export(sn.tombLive, sn.tombBytes) }
 
 // Release closes the snapshot sn, on the State's goroutine. With
 // checkpointed set, a checkpoint of what sn.Records wrote now replaces the
