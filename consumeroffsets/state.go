@@ -140,6 +140,75 @@ func (s *State) Apply(index uint64, r log.Record) error {
 	return nil
 }
 
+// replayer applies records like State.Apply, holding back up to
+// replayBatch offset commits to apply them together: their keys' entries,
+// spread over the memory of a large state, are loaded in one tight loop
+// before they are changed, so that the loads overlap instead of each
+// waiting for the one before (memory-level parallelism). A restart at 10^6
+// keys spends most of its time on those loads. Every other record type, and
+// the end of the replay (done), applies what is held first.
+type replayer struct {
+	s    *State
+	held []heldCommit
+	sink int64 // keeps the loads of done's first loop from being optimised away
+}
+
+type heldCommit struct {
+	g *groupState
+	t *topicState
+	p int32
+	e entry
+}
+
+// replayBatch commits are held at a time once the state has
+// replayBatchKeys keys: below that its entries stay in the CPU's caches and
+// holding them back only costs (10^3 keys: 0.83x the replay rate; 10^6
+// keys: 1.55x).
+const (
+	replayBatch     = 64
+	replayBatchKeys = 1 << 16
+)
+
+func (r *replayer) apply(index uint64, rec log.Record) error {
+	v, err := decodeView(rec)
+	if err != nil {
+		return err
+	}
+	s := r.s
+	s.index = index
+	if v.typ != TypeOffsetCommit || s.c.keys < replayBatchKeys || s.journal != nil || s.shared {
+		r.done()
+		s.applyView(&v, int64(rec.Size()))
+		return nil
+	}
+	s.c.records++
+	s.c.recordBytes += int64(rec.Size())
+	s.c.byType[v.typ]++
+	g := s.writableGroup(v.group, true)
+	r.held = append(r.held, heldCommit{g, s.writableTopic(g, v.topic, true), v.partition, newEntry(v.offset, v.metadata, v.time)})
+	if len(r.held) == replayBatch {
+		r.done()
+	}
+	return nil
+}
+
+// done applies the held commits in order.
+func (r *replayer) done() {
+	var sum int64
+	for i := range r.held {
+		h := &r.held[i]
+		if d := h.t.parts.dense; h.p >= 0 && int(h.p) < len(d) {
+			sum += d[h.p].offset
+		}
+	}
+	r.sink += sum
+	for i := range r.held {
+		h := &r.held[i]
+		r.s.commit(h.g, h.t, h.p, h.e)
+	}
+	r.held = r.held[:0]
+}
+
 // applyView applies a decoded record: the one place the rules live. The
 // Store's staged changes come here too.
 func (s *State) applyView(v *recordView, size int64) {
@@ -148,10 +217,8 @@ func (s *State) applyView(v *recordView, size int64) {
 	s.c.byType[v.typ]++
 	switch v.typ {
 	case TypeOffsetCommit:
-		_, existed := s.putEntry(v.group, v.topic, v.partition, newEntry(v.offset, v.metadata, v.time))
-		if !existed {
-			s.supersedeTomb(s.offsetKey(v.group, v.topic, v.partition))
-		}
+		g := s.writableGroup(v.group, true)
+		s.commit(g, s.writableTopic(g, v.topic, true), v.partition, newEntry(v.offset, v.metadata, v.time))
 	case TypeOffsetTombstone:
 		s.removeEntry(v.group, v.topic, v.partition)
 		s.addTomb(s.offsetKey(v.group, v.topic, v.partition), tombstone{
@@ -299,10 +366,23 @@ func (g *groupState) newestCommit() int64 {
 	return n
 }
 
+// commit applies an offset commit to the key (g, t, partition), whose
+// group and topic are writable.
+func (s *State) commit(g *groupState, t *topicState, partition int32, e entry) {
+	if _, existed := s.put(g, t, partition, e); !existed && len(s.tombs.slot) > 0 {
+		s.keyBuf = appendKey(s.keyBuf[:0], TypeOffsetCommit, []byte(g.name), []byte(t.name), partition)
+		s.supersedeTomb(s.keyBuf)
+	}
+}
+
 // putEntry sets a key and returns what it held before.
 func (s *State) putEntry(group, topic []byte, partition int32, e entry) (prev entry, existed bool) {
 	g := s.writableGroup(group, true)
-	t := s.writableTopic(g, topic, true)
+	return s.put(g, s.writableTopic(g, topic, true), partition, e)
+}
+
+// put sets a key of a writable group and topic.
+func (s *State) put(g *groupState, t *topicState, partition int32, e entry) (prev entry, existed bool) {
 	prev, existed = t.parts.set(partition, e)
 	if existed {
 		s.c.live -= commitSize(g.name, t.name, prev)

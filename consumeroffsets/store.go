@@ -129,10 +129,12 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 		s.logger = slog.Default()
 	}
 	start := time.Now()
-	st, err := l.Replay(1, s.st.Apply)
+	rp := replayer{s: s.st}
+	st, err := l.Replay(1, rp.apply)
 	if err != nil {
 		return nil, RecoveryStats{}, err
 	}
+	rp.done()
 	s.synced = st.Last
 	s.st.index = st.Last
 	s.st.journal = &s.undo
