@@ -402,3 +402,65 @@ func TestCheckpointReplaysToSameState(t *testing.T) {
 		t.Fatalf("a replayed checkpoint has dirty ratio %v", d)
 	}
 }
+
+// TestReplayBatchedMatches reopens a store big enough for replay to hold
+// commits back (more than replayBatchKeys keys), whose log mixes commits
+// with tombstones, group records and re-commits of deleted keys: the
+// replayed state must be the one that was written.
+func TestReplayBatchedMatches(t *testing.T) {
+	dir := t.TempDir()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	opts := Options{Logger: quietLogger, NoSync: true, Now: func() time.Time { return clock }, CompactMinBytes: -1}
+	s, _, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	const keys = replayBatchKeys + 10_000
+	group := func(i int) []byte { return []byte(fmt.Sprintf("g%d", i%300)) }
+	topic := func(i int) []byte { return []byte(fmt.Sprintf("t%d", i/300%7)) }
+	for i := 0; i < keys; i++ {
+		s.Commit(group(i), topic(i), int32(i/2100), int64(i), nil)
+	}
+	for i := 0; i < 3*keys; i++ {
+		k := rng.IntN(keys)
+		switch r := rng.IntN(200); {
+		case r == 0 && rng.IntN(50) == 0:
+			s.DeleteGroup(group(k))
+		case r < 10:
+			s.DeleteOffsets(group(k), topic(k), []int32{int32(k / 2100)})
+		case r < 12:
+			s.SetGeneration(group(k), int32(rng.IntN(9)))
+		default:
+			meta := []byte(nil)
+			if r < 20 {
+				meta = []byte("m")
+			}
+			s.Commit(group(k), topic(k), int32(k/2100), int64(i), meta)
+		}
+		if s.Pending() >= 1000 {
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			clock = clock.Add(time.Millisecond)
+		}
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Keys() < replayBatchKeys {
+		t.Fatalf("only %d keys: replay would not hold commits back", s.Keys())
+	}
+	want, counts := dump(t, s.State()), s.State().Counts()
+	s.Close()
+	if s, _, err = Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := dump(t, s.State()); got != want {
+		t.Fatal("the replayed state differs from the one written")
+	}
+	if got := s.State().Counts(); got != counts {
+		t.Fatalf("replayed counts %+v, written %+v", got, counts)
+	}
+}
