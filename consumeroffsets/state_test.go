@@ -464,3 +464,47 @@ func TestReplayBatchedMatches(t *testing.T) {
 		t.Fatalf("replayed counts %+v, written %+v", got, counts)
 	}
 }
+
+// TestFailedFlushWhileSnapshotOpen fails a Flush whose batch changed keys
+// that an open snapshot shares (commits, deletes, a group delete, a
+// generation): the rollback restores the state, and the snapshot still
+// holds the state it was taken of.
+func TestFailedFlushWhileSnapshotOpen(t *testing.T) {
+	l, err := log.Open(t.TempDir(), log.Options{Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := &failingWal{wal: l}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, _, err := openWal(fw, Options{Logger: quietLogger, Now: func() time.Time { return clock }, CompactMinBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := &workload{rng: rand.New(rand.NewPCG(11, 12)), clock: &clock, m: newModel()}
+	for i := 0; i < 500; i++ {
+		w.step(t, s)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want, counts := dump(t, s.State()), s.State().Counts()
+	sn := s.State().Snapshot()
+	fw.failSync = true
+	for i := 0; i < 300; i++ {
+		w.step(t, s)
+	}
+	if err := s.Flush(); err == nil {
+		t.Fatal("Flush succeeded")
+	}
+	if got := dumpSnapshot(t, sn, time.Time{}); got != want {
+		t.Fatal("a rolled-back batch changed the open snapshot")
+	}
+	s.State().Release(sn, false)
+	if got := dump(t, s.State()); got != want {
+		t.Fatal("the rollback did not restore the state")
+	}
+	if got := s.State().Counts(); got != counts {
+		t.Fatalf("counts after rollback %+v, before %+v", got, counts)
+	}
+}
