@@ -36,6 +36,7 @@ func (sn *Snapshot) Checkpoint(horizon time.Time) compactor.Source { return chec
 // maybeCompact starts a background compaction through the last durable
 // entry when none runs and the log is big and dirty enough.
 func (s *Store) maybeCompact() {
+	s.st.forgetExpired() // what the last compaction dropped, a bounded share per batch
 	if s.compacting || s.opts.CompactMinBytes < 0 || s.synced == 0 {
 		return
 	}

@@ -529,6 +529,10 @@ type tombTable struct {
 	slot  map[string]int32 // key (see appendKey) -> index in list of its live tombstone
 	bytes int64            // record bytes of the live ones
 	live  int
+	// expiring lists the live tombstones the last checkpoint dropped for
+	// their age, still to be forgotten (see forgetExpired); the list is not
+	// rebuilt until it is empty, so that these indexes stay valid.
+	expiring []int32
 }
 
 func (s *State) offsetKey(group, topic []byte, partition int32) []byte {
@@ -564,16 +568,17 @@ func (s *State) supersedeTomb(key []byte) {
 	if !ok {
 		return
 	}
-	s.tombs.kill(i, s.epoch)
+	s.tombs.kill(i, s.epoch, key)
 	if s.journal != nil {
 		*s.journal = append(*s.journal, undo{kind: undoTombKill, slot: i, key: string(key)})
 	}
 }
 
-func (tt *tombTable) kill(i int32, epoch uint32) {
+// kill marks the live tombstone at i, whose key is key, superseded.
+func (tt *tombTable) kill(i int32, epoch uint32, key []byte) {
 	t := &tt.list[i]
 	atomic.StoreUint32(&t.dead, epoch)
-	delete(tt.slot, appendKeyOf(t))
+	delete(tt.slot, string(key))
 	tt.bytes -= t.size()
 	tt.live--
 }
@@ -604,7 +609,7 @@ func appendKeyOf(t *tombstone) string {
 
 // compact drops the superseded tombstones from the list once they are the
 // majority, so that it costs in proportion to the live ones. Never while a
-// snapshot is open.
+// snapshot is open or expiring is not empty.
 func (tt *tombTable) compact() {
 	if dead := len(tt.list) - tt.live; dead < 1024 || dead < tt.live {
 		return
@@ -937,7 +942,9 @@ func (sn *Snapshot) Counts() Counts { return sn.c.export(sn.tombLive, sn.tombByt
 // Release closes the snapshot sn, on the State's goroutine. With
 // checkpointed set, a checkpoint of what sn.Records wrote now replaces the
 // log through sn's index: the state's counts of the log's records follow,
-// and the tombstones the checkpoint left out for their age are forgotten.
+// and the tombstones the checkpoint left out for their age are forgotten:
+// up to expireBatch now, the rest by later calls (the Store makes one after
+// every batch), so that no call stalls its goroutine for long.
 func (s *State) Release(sn *Snapshot, checkpointed bool) {
 	s.shared = false
 	if checkpointed && sn.written {
@@ -946,13 +953,33 @@ func (s *State) Release(sn *Snapshot, checkpointed bool) {
 		for t := range s.c.byType {
 			s.c.byType[t] += sn.kept.byType[t] - sn.c.byType[t]
 		}
-		for _, i := range sn.expired {
-			if t := &s.tombs.list[i]; atomic.LoadUint32(&t.dead) == 0 {
-				s.tombs.kill(i, s.epoch)
-			}
+		s.tombs.expiring = append(s.tombs.expiring, sn.expired...)
+	}
+	s.forgetExpired()
+}
+
+// expireBatch bounds the tombstones forgetExpired forgets in one call, so
+// that the end of a compaction that dropped a million never stalls the
+// serving goroutine for long.
+const expireBatch = 4096
+
+// forgetExpired forgets up to expireBatch of the tombstones that the last
+// checkpoint dropped for their age (until then they count as live, which
+// only makes the dirty ratio lower), and then tidies the table. The Store
+// calls it after every batch.
+func (s *State) forgetExpired() {
+	tt := &s.tombs
+	n := min(len(tt.expiring), expireBatch)
+	for _, i := range tt.expiring[len(tt.expiring)-n:] {
+		if t := &tt.list[i]; atomic.LoadUint32(&t.dead) == 0 {
+			s.keyBuf = appendKey(s.keyBuf[:0], t.typ, []byte(t.group), []byte(t.topic), t.partition)
+			tt.kill(i, s.epoch, s.keyBuf)
 		}
 	}
-	s.tombs.compact()
+	tt.expiring = tt.expiring[:len(tt.expiring)-n]
+	if len(tt.expiring) == 0 && !s.shared {
+		tt.compact()
+	}
 }
 
 // sortedTopics returns a group's topic states in byte order of their names

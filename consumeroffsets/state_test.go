@@ -508,3 +508,39 @@ func TestFailedFlushWhileSnapshotOpen(t *testing.T) {
 		t.Fatalf("counts after rollback %+v, before %+v", got, counts)
 	}
 }
+
+// TestExpiredTombstonesForgottenInBatches: a checkpoint that drops more
+// tombstones than expireBatch for their age has them forgotten a batch at
+// a time, and a tombstone superseded meanwhile is not counted twice.
+func TestExpiredTombstonesForgottenInBatches(t *testing.T) {
+	st := NewState()
+	const n = 2*expireBatch + 100
+	for i := 0; i < n; i++ {
+		g, tp := []byte(fmt.Sprintf("g%d", i)), []byte("t")
+		st.Apply(1, log.Record{Type: TypeOffsetCommit, Data: AppendOffsetCommit(nil, g, tp, 0, OffsetValue{Offset: 1, CommitTime: 1})})
+		st.Apply(2, log.Record{Type: TypeOffsetTombstone, Data: AppendOffsetTombstone(nil, g, tp, 0, 2)})
+	}
+	sn := st.Snapshot()
+	if err := sn.Records(time.UnixMilli(10), func(log.RecordType, []byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// A commit while the snapshot is open supersedes one of them.
+	st.Apply(3, log.Record{Type: TypeOffsetCommit, Data: AppendOffsetCommit(nil, []byte("g0"), []byte("t"), 0, OffsetValue{Offset: 2, CommitTime: 3})})
+	st.Release(sn, true)
+	if got, want := st.Counts().Tombstones, n-1-expireBatch; got != want {
+		t.Fatalf("after Release: %d tombstones, want %d", got, want)
+	}
+	for i := 0; i < 3; i++ {
+		st.forgetExpired()
+	}
+	c := st.Counts()
+	if c.Tombstones != 0 || c.TombstoneBytes != 0 || len(st.tombs.slot) != 0 {
+		t.Fatalf("after forgetting: %d tombstones, %d bytes, %d slots", c.Tombstones, c.TombstoneBytes, len(st.tombs.slot))
+	}
+	if len(st.tombs.list) != 0 {
+		t.Fatalf("the table was not tidied: %d entries", len(st.tombs.list))
+	}
+	if c.Records != 1 || c.LiveKeys != 1 || st.DirtyRatio() != 0 {
+		t.Fatalf("counts %+v, dirty %v", c, st.DirtyRatio())
+	}
+}
