@@ -163,9 +163,18 @@ func (s *Store) finishCompaction(c *compaction) {
 	s.compactAfter, s.releaseFirst = time.Time{}, false
 }
 
+// ErrStaged is returned by Compact while changes are staged: a compaction
+// writes the state as of the last durable entry, which the state no
+// longer is until Flush.
+var ErrStaged = errors.New("consumeroffsets: compaction with changes staged; Flush first")
+
 // Compact runs a compaction through the last durable entry now and waits
-// for it, after any background one. Tools and tests use it.
+// for it, after any background one. Tools and tests use it. It fails with
+// ErrStaged while changes are staged.
 func (s *Store) Compact() (compactor.Stats, error) {
+	if s.batch.Len() > 0 {
+		return compactor.Stats{Through: s.synced}, ErrStaged
+	}
 	c := s.compactNow(s.opts.TombstoneRetention)
 	logCompaction(s.logger, c)
 	observeCompaction(s.opts.Observer, c)

@@ -1,6 +1,7 @@
 package consumeroffsets
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -542,5 +543,42 @@ func TestExpiredTombstonesForgottenInBatches(t *testing.T) {
 	}
 	if c.Records != 1 || c.LiveKeys != 1 || st.DirtyRatio() != 0 {
 		t.Fatalf("counts %+v, dirty %v", c, st.DirtyRatio())
+	}
+}
+
+// TestCompactWithStagedChanges: a compaction writes the state as of the
+// last durable entry, so Compact with changes staged and not flushed must
+// refuse rather than write them into the checkpoint (where a restart would
+// find a commit that no reply acknowledged).
+func TestCompactWithStagedChanges(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := Open(dir, Options{Logger: quietLogger, CompactMinBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, OffsetKey{"g", "t", 0}, 1)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, OffsetKey{"g", "t", 1}, 2) // staged, never flushed
+	if _, err := s.Compact(); !errors.Is(err, ErrStaged) {
+		t.Fatalf("Compact with a staged change: %v, want ErrStaged", err)
+	}
+	if s.Pending() != 1 {
+		t.Fatalf("Compact changed the staged batch: %d pending", s.Pending())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err = Open(dir, Options{Logger: quietLogger, CompactMinBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if c, ok := s.Fetch([]byte("g"), []byte("t"), 1); ok {
+		t.Fatalf("an unflushed commit came back after a restart: %+v", c)
+	}
+	if c, ok := s.Fetch([]byte("g"), []byte("t"), 0); !ok || c.Offset != 1 {
+		t.Fatalf("the flushed commit: %+v %v", c, ok)
 	}
 }
