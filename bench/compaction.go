@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 )
@@ -40,7 +39,7 @@ func (r compactionRun) inMBps() float64 { return float64(r.BytesBefore) / 1e6 / 
 func (r compactionRun) outMBps() float64 { return float64(r.BytesAfter) / 1e6 / r.Seconds }
 
 // measureCompaction copies fixture fx, restarts the node on the copy,
-// compacts it in process with compactor.CompactDir, and restarts the node
+// compacts it in process with consumeroffsets.CompactDir, and restarts the node
 // again. The copy is removed afterwards.
 func measureCompaction(nodeBin string, fx fixture, run int, workDir string) (compactionRun, error) {
 	res := compactionRun{Spec: fx.Spec, Run: run}
@@ -54,7 +53,7 @@ func measureCompaction(nodeBin string, fx fixture, run int, workDir string) (com
 	if res.Before, err = measureRestart(nodeBin, root, filepath.Join(workDir, fmt.Sprintf("restart-%d-%d-run%d-before.stderr", fx.Spec.Records, fx.Spec.Keys, run))); err != nil {
 		return res, err
 	}
-	st, err := compactor.CompactDir(dir, &consumeroffsets.Keyer{}, compactor.Options{})
+	st, err := consumeroffsets.CompactDir(dir, consumeroffsets.DefaultTombstoneRetention, consumeroffsets.Options{})
 	if err != nil {
 		return res, fmt.Errorf("compact %s: %w", fx.Spec, err)
 	}

@@ -28,7 +28,10 @@
 //	compaction          logs of 10^5 to 10^7 records over 10^3 to 10^6 keys
 //	                    (-quick: 10^4 to 10^6 over 10^3 to 10^5), built in
 //	                    process through consumeroffsets and compacted in
-//	                    process with compactor.CompactDir: time, MB/s, space
+//	                    process with consumeroffsets.CompactDir (the log
+//	                    replayed into the state, then the checkpoint written
+//	                    from a snapshot of it; the time is the checkpoint's,
+//	                    the replay is the restart's): time, MB/s, space
 //	                    before and after, against the disk's sequential write
 //	                    speed (256 MiB in 1 MiB writes + fsync). On the same
 //	                    copies, recovery: the binary's restart time before and

@@ -26,7 +26,8 @@ type compactionEvent struct {
 	Run           int     // its run
 	End           float64 // seconds after the first commit (sawtooth: after start) when the line arrived
 	Duration      float64 // seconds
-	PauseMicros   float64
+	PauseMicros   float64 // the log held for the release (pause=)
+	SnapMicros    float64 // the serving goroutine's snapshot of the state (snapshot=)
 	RecordsBefore float64
 	RecordsAfter  float64
 	BytesBefore   float64
@@ -44,6 +45,7 @@ func toCompactionEvent(ev nodeEvent, origin time.Time, source string, run int) c
 		End:           ev.At.Sub(origin).Seconds(),
 		Duration:      ev.Fields.duration("duration").Seconds(),
 		PauseMicros:   micros(ev.Fields.duration("pause")),
+		SnapMicros:    micros(ev.Fields.duration("snapshot")),
 		RecordsBefore: ev.Fields.number("records_before"),
 		RecordsAfter:  ev.Fields.number("records_after"),
 		BytesBefore:   ev.Fields.number("bytes_before"),

@@ -29,6 +29,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"sync"
@@ -133,10 +135,13 @@ func compactSizes() [][2]int {
 	return out
 }
 
-// BenchmarkCompact times compactor.Compact over a whole log. MB/s is of
-// input: bytes of log (segments) compacted per second, comparable with
-// BenchmarkDiskSequentialWrite's; MB/s-out is of the checkpoint written.
-// The log is opened outside the timer.
+// BenchmarkCompact times a compaction as the node runs it, from the live
+// state: consumeroffsets.Store.Compact on a store opened on the log (the
+// replay is outside the timer), which snapshots the state, writes the
+// checkpoint and releases the wal. MB/s is of input: bytes of log retired
+// per second; Mrec/s the records of history retired per second; MB/s-out
+// is of the checkpoint written; snapshot-us the pause to take the
+// snapshot, pause-ms the release's hold of the log.
 func BenchmarkCompact(b *testing.B) {
 	for _, sz := range compactSizes() {
 		records, keys := sz[0], sz[1]
@@ -147,32 +152,35 @@ func BenchmarkCompact(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.SetBytes(size)
-			var k consumeroffsets.Keyer
-			var pause, total time.Duration
+			var pause, snap, total time.Duration
 			var last compactor.Stats
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				dir := freshCopy(b, src)
-				l, err := log.Open(dir, log.Options{Logger: quiet})
+				s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{CompactMinBytes: -1, Logger: quiet})
 				if err != nil {
 					b.Fatal(err)
 				}
+				runtime.GC()
 				b.StartTimer()
-				st, err := compactor.Compact(l, l.LastIndex(), &k, compactor.Options{KeysHint: keys}) // as a node passes its key count
+				st, err := s.Compact()
 				b.StopTimer()
 				if err != nil {
 					b.Fatal(err)
 				}
-				l.Close()
+				s.Close()
 				os.RemoveAll(dir)
 				pause += st.Pause
+				snap += st.Snapshot
 				total += st.Duration
 				last = st
 				b.StartTimer()
 			}
 			n := float64(b.N)
 			b.ReportMetric(float64(last.BytesAfter)/1e6/(total.Seconds()/n), "MB/s-out")
+			b.ReportMetric(float64(last.RecordsBefore)/1e6/(total.Seconds()/n), "Mrec/s")
 			b.ReportMetric(float64(pause.Microseconds())/1e3/n, "pause-ms")
+			b.ReportMetric(float64(snap.Nanoseconds())/1e3/n, "snapshot-us")
 			b.ReportMetric(float64(last.BytesAfter)/float64(last.BytesBefore), "after/before")
 		})
 	}
@@ -333,45 +341,151 @@ func BenchmarkCommitLatency(b *testing.B) {
 	}
 }
 
-// BenchmarkRestart times consumeroffsets.Open, which replays the log, on a
-// log of 10^6 records over 10^3 keys (10^5 records in -short) before and
-// after compacting it.
+// BenchmarkRestart times consumeroffsets.Open, which replays the log, on
+// logs of 10^6 records over 10^3 and 10^6 keys (10^5 records in -short)
+// before and after compacting them, and with -big 10^7 records over 10^6
+// keys; records/s is the replay's rate.
 func BenchmarkRestart(b *testing.B) {
 	records := 1_000_000
 	if testing.Short() {
 		records = 100_000
 	}
-	const keys = 1000
-	for _, compacted := range []bool{false, true} {
-		b.Run(fmt.Sprintf("records=%s/keys=%s/compacted=%v", exp10(records), exp10(keys), compacted), func(b *testing.B) {
-			src := fixture(b, records, keys)
-			dir := freshCopy(b, src)
-			if compacted {
-				if _, err := compactor.CompactDir(dir, &consumeroffsets.Keyer{}, compactor.Options{}); err != nil {
-					b.Fatal(err)
-				}
+	for _, keys := range []int{1000, records} {
+		for _, compacted := range []bool{false, true} {
+			benchRestart(b, records, keys, compacted)
+		}
+	}
+	if *big {
+		benchRestart(b, 10_000_000, 1_000_000, false)
+	}
+}
+
+func benchRestart(b *testing.B, records, keys int, compacted bool) {
+	b.Run(fmt.Sprintf("records=%s/keys=%s/compacted=%v", exp10(records), exp10(keys), compacted), func(b *testing.B) {
+		src := fixture(b, records, keys)
+		dir := freshCopy(b, src)
+		if compacted {
+			if _, err := consumeroffsets.CompactDir(dir, consumeroffsets.DefaultTombstoneRetention, consumeroffsets.Options{Logger: quiet}); err != nil {
+				b.Fatal(err)
 			}
-			size, err := log.Size(dir)
+		}
+		size, err := log.Size(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var rs consumeroffsets.RecoveryStats
+		var replay time.Duration
+		b.SetBytes(size)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			s, st, err := consumeroffsets.Open(dir, consumeroffsets.Options{CompactMinBytes: -1, Logger: quiet})
 			if err != nil {
 				b.Fatal(err)
 			}
-			var rs consumeroffsets.RecoveryStats
-			b.SetBytes(size)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s, st, err := consumeroffsets.Open(dir, consumeroffsets.Options{CompactMinBytes: -1, Logger: quiet})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				rs = st
-				if err := s.Close(); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
+			b.StopTimer()
+			rs = st
+			replay += st.Duration
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(rs.Records), "records")
-			b.ReportMetric(float64(size)/(1<<20), "MiB")
-		})
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(rs.Records), "records")
+		b.ReportMetric(float64(rs.Records)*float64(b.N)/replay.Seconds(), "records/s")
+		b.ReportMetric(float64(size)/(1<<20), "MiB")
+	})
+}
+
+// goMemory returns the memory the Go runtime holds from the OS (heap,
+// stacks, runtime structures; pages released to the OS excluded), and the
+// heap's object bytes.
+func goMemory(samples []metrics.Sample) (total, heap uint64) {
+	metrics.Read(samples)
+	return samples[0].Value.Uint64() - samples[1].Value.Uint64(), samples[2].Value.Uint64()
+}
+
+// BenchmarkCompactionMemory measures the memory and the commit latency of
+// a store of 10^6 live keys (the records=1e6/keys=1e6 fixture) while it
+// commits batches of 100 random keys as fast as it can (fsync off: the
+// most copy-on-write a compaction can meet), with a background compaction
+// running (compaction=on: from the first batch until it is taken in) and
+// then, in the same process, for as many batches without one
+// (compaction=off). peak-MB is the largest sample of goMemory after a
+// batch; ratio is on's peak over off's.
+func BenchmarkCompactionMemory(b *testing.B) {
+	records, keys := 1_000_000, 1_000_000
+	if testing.Short() {
+		records, keys = 100_000, 100_000
 	}
+	b.Run(fmt.Sprintf("records=%s/keys=%s", exp10(records), exp10(keys)), func(b *testing.B) {
+		src := fixture(b, records, keys)
+		samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+		var onPeak, offPeak, onHeap, offHeap, base float64
+		var onP99, offP99, onMax, offMax time.Duration
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			dir := freshCopy(b, src)
+			spans := &compactionSpans{}
+			s, _, err := consumeroffsets.Open(dir, consumeroffsets.Options{NoSync: true, CompactMinBytes: 1, CompactDirtyRatio: 0.3, Logger: slog.New(spans)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			t0, _ := goMemory(samples)
+			base += float64(t0) / 1e6
+			rng := rand.New(rand.NewPCG(uint64(i), 9))
+			run := func(batches int, on bool) (peak, heap uint64, lats []time.Duration, n int) {
+				for n = 0; (on && len(spans.spans) == 0) || (!on && n < batches); n++ {
+					start := time.Now()
+					for j := 0; j < 100; j++ {
+						g, t, p := benchKey(rng.IntN(keys))
+						if err := s.Commit(g, t, p, int64(n), nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := s.Flush(); err != nil {
+						b.Fatal(err)
+					}
+					lats = append(lats, time.Since(start))
+					tot, h := goMemory(samples)
+					peak, heap = max(peak, tot), max(heap, h)
+				}
+				return peak, heap, lats, n
+			}
+			b.StartTimer()
+			p, h, lats, n := run(0, true)
+			b.StopTimer()
+			// Take the compaction in, then as many batches without one.
+			s.Commit([]byte("g"), []byte("t"), 0, 1, nil)
+			s.Flush()
+			runtime.GC()
+			p2, h2, lats2, _ := run(n, false)
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			os.RemoveAll(dir)
+			onPeak += float64(p) / 1e6
+			offPeak += float64(p2) / 1e6
+			onHeap += float64(h) / 1e6
+			offHeap += float64(h2) / 1e6
+			slices.Sort(lats)
+			slices.Sort(lats2)
+			onP99 += pct(lats, 99)
+			offP99 += pct(lats2, 99)
+			onMax += lats[len(lats)-1]
+			offMax += lats2[len(lats2)-1]
+			b.ReportMetric(float64(n), "batches")
+			b.StartTimer()
+		}
+		nf := float64(b.N)
+		b.ReportMetric(base/nf, "base-MB")
+		b.ReportMetric(onPeak/nf, "on-peak-MB")
+		b.ReportMetric(offPeak/nf, "off-peak-MB")
+		b.ReportMetric(onPeak/offPeak, "peak-ratio")
+		b.ReportMetric(onHeap/offHeap, "heap-ratio")
+		b.ReportMetric(float64(onP99.Microseconds())/nf, "on-p99-us")
+		b.ReportMetric(float64(offP99.Microseconds())/nf, "off-p99-us")
+		b.ReportMetric(float64(onMax.Microseconds())/nf, "on-max-us")
+		b.ReportMetric(float64(offMax.Microseconds())/nf, "off-max-us")
+	})
 }

@@ -104,6 +104,20 @@ func (h *history) batch(t *testing.T, n int) {
 	}
 }
 
+// compact compacts the open log l through its last entry as a node does:
+// the log replayed into a consumeroffsets.State, a snapshot of it written
+// as the checkpoint, tombstones older than retention at now dropped.
+func compact(t *testing.T, l *log.Log, retention time.Duration, now time.Time, hook func(string) error) (compactor.Stats, *consumeroffsets.Snapshot, error) {
+	t.Helper()
+	st := consumeroffsets.NewState()
+	if _, err := log.Replay(l.Dir(), 1, st.Apply); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	sn := st.Snapshot()
+	cs, err := compactor.Write(l, sn.Index(), sn.Checkpoint(now.Add(-retention)), compactor.Options{SegmentSize: 2048, Hook: hook})
+	return cs, sn, err
+}
+
 func newHistory(t *testing.T, dir string) *history {
 	l, err := log.Open(dir, log.Options{SegmentSize: 2048, Logger: quiet})
 	if err != nil {
@@ -117,7 +131,6 @@ func TestCompactionPreservesState(t *testing.T) {
 	dir := t.TempDir()
 	h := newHistory(t, dir)
 	defer func() { h.l.Close() }()
-	var k consumeroffsets.Keyer
 	for round := 0; round < 60; round++ {
 		h.batch(t, 1+h.rng.IntN(80))
 		if round%3 != 0 {
@@ -127,16 +140,14 @@ func TestCompactionPreservesState(t *testing.T) {
 		if err := equal(before, h.model); err != nil {
 			t.Fatalf("round %d: log disagrees with model before compaction: %v", round, err)
 		}
-		st, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{
-			TombstoneRetention: time.Minute, Now: func() time.Time { return h.now }, SegmentSize: 2048,
-		})
+		st, sn, err := compact(t, h.l, time.Minute, h.now, nil)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		if err := equal(replayState(t, dir), before); err != nil {
 			t.Fatalf("round %d: compaction changed the state: %v", round, err)
 		}
-		if st.RecordsKept != uint64(len(before))+st.TombstonesKept {
+		if tombs, _ := sn.TombstonesKept(); st.RecordsKept != uint64(len(before))+tombs {
 			t.Fatalf("round %d: stats do not add up: %+v (live %d)", round, st, len(before))
 		}
 		// Reopening (what a restart does) sees the same.
@@ -155,7 +166,6 @@ func TestTombstoneRetention(t *testing.T) {
 	h := newHistory(t, dir)
 	defer h.l.Close()
 	h.batch(t, 300) // ~20% tombstones, one second apart
-	var k consumeroffsets.Keyer
 	countTombstones := func() (n int) {
 		log.Replay(dir, 1, func(_ uint64, r log.Record) error {
 			if r.Type == consumeroffsets.TypeOffsetTombstone || r.Type == consumeroffsets.TypeGroupTombstone {
@@ -167,15 +177,15 @@ func TestTombstoneRetention(t *testing.T) {
 	}
 	// Everything is younger than a day: live tombstones (latest record of
 	// their key) survive.
-	st, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{TombstoneRetention: 24 * time.Hour, Now: func() time.Time { return h.now }})
-	if err != nil || st.TombstonesKept == 0 || countTombstones() != int(st.TombstonesKept) {
-		t.Fatalf("within retention: %+v, %v, %d tombstones in log", st, err, countTombstones())
+	_, sn, err := compact(t, h.l, 24*time.Hour, h.now, nil)
+	if kept, _ := sn.TombstonesKept(); err != nil || kept == 0 || countTombstones() != int(kept) {
+		t.Fatalf("within retention: %d kept, %v, %d tombstones in log", kept, err, countTombstones())
 	}
 	h.batch(t, 1)
 	later := h.now.Add(25 * time.Hour)
-	st, err = compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{TombstoneRetention: 24 * time.Hour, Now: func() time.Time { return later }})
-	if err != nil || st.TombstonesKept != 0 || countTombstones() != 0 {
-		t.Fatalf("past retention: %+v, %v, %d tombstones in log", st, err, countTombstones())
+	_, sn, err = compact(t, h.l, 24*time.Hour, later, nil)
+	if kept, _ := sn.TombstonesKept(); err != nil || kept != 0 || countTombstones() != 0 {
+		t.Fatalf("past retention: %d kept, %v, %d tombstones in log", kept, err, countTombstones())
 	}
 	if err := equal(replayState(t, dir), h.model); err != nil {
 		t.Fatal(err)
@@ -193,28 +203,24 @@ func TestCrashAtEveryStep(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			dir := t.TempDir()
 			h := newHistory(t, dir)
-			var k consumeroffsets.Keyer
 			for i := 0; i < 5; i++ {
 				h.batch(t, 40)
 			}
 			// A first, complete compaction, so that an older checkpoint
 			// exists when the second one crashes.
-			if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{TombstoneRetention: time.Hour, Now: func() time.Time { return h.now }}); err != nil {
+			if _, _, err := compact(t, h.l, time.Hour, h.now, nil); err != nil {
 				t.Fatal(err)
 			}
 			for i := 0; i < 5; i++ {
 				h.batch(t, 40)
 			}
 			reached := false
-			_, err := compactor.Compact(h.l, h.l.LastIndex(), &k, compactor.Options{
-				TombstoneRetention: time.Hour, Now: func() time.Time { return h.now },
-				Hook: func(s string) error {
-					if s == step {
-						reached = true
-						return errors.New("crash")
-					}
-					return nil
-				},
+			_, _, err := compact(t, h.l, time.Hour, h.now, func(s string) error {
+				if s == step {
+					reached = true
+					return errors.New("crash")
+				}
+				return nil
 			})
 			if !reached || !errors.Is(err, compactor.ErrStopped) {
 				t.Fatalf("hook at %s not reached: %v", step, err)
@@ -338,22 +344,20 @@ func twoCheckpoints(t *testing.T, dir string) (older, newer string, model map[co
 	t.Helper()
 	h := newHistory(t, dir)
 	defer h.l.Close()
-	var k consumeroffsets.Keyer
 	h.batch(t, 200)
-	opts := compactor.Options{TombstoneRetention: time.Hour, Now: func() time.Time { return h.now }}
-	if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts); err != nil {
+	if _, _, err := compact(t, h.l, time.Hour, h.now, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
 		h.batch(t, 40)
 	}
-	opts.Hook = func(s string) error {
+	hook := func(s string) error {
 		if s == "checkpoint-durable" {
 			return errors.New("crash")
 		}
 		return nil
 	}
-	if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts); !errors.Is(err, compactor.ErrStopped) {
+	if _, _, err := compact(t, h.l, time.Hour, h.now, hook); !errors.Is(err, compactor.ErrStopped) {
 		t.Fatalf("compaction not stopped: %v", err)
 	}
 	cks := checkpointDirs(t, dir)
@@ -415,16 +419,14 @@ func TestReadBackBeforeRelease(t *testing.T) {
 		t.Run(damage, func(t *testing.T) {
 			dir := t.TempDir()
 			h := newHistory(t, dir)
-			var k consumeroffsets.Keyer
 			h.batch(t, 200)
-			opts := compactor.Options{TombstoneRetention: time.Hour, Now: func() time.Time { return h.now }}
-			if _, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts); err != nil {
+			if _, _, err := compact(t, h.l, time.Hour, h.now, nil); err != nil {
 				t.Fatal(err)
 			}
 			older := checkpointDirs(t, dir)
 			h.batch(t, 200)
 			walBefore := tree(t, filepath.Join(dir, "wal"))
-			opts.Hook = func(s string) error {
+			hook := func(s string) error {
 				if s != "checkpoint-durable" {
 					return nil
 				}
@@ -443,7 +445,7 @@ func TestReadBackBeforeRelease(t *testing.T) {
 				}
 				return nil
 			}
-			_, err := compactor.Compact(h.l, h.l.LastIndex(), &k, opts)
+			_, _, err := compact(t, h.l, time.Hour, h.now, hook)
 			if !errors.Is(err, log.ErrCorrupt) {
 				t.Fatalf("compaction over a damaged new checkpoint: %v, want a corruption error", err)
 			}

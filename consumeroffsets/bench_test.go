@@ -2,7 +2,10 @@ package consumeroffsets
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // benchStore is a store of 1,000,000 keys over 10,000 groups (10 topics of
@@ -113,4 +116,74 @@ func BenchmarkGroupOps(b *testing.B) {
 			b.StartTimer()
 		}
 	})
+}
+
+// flatEntry is what one key would take in a flat, pointer-free table
+// (group and topic as ids into interned names, metadata as an arena
+// reference): the alternative design BenchmarkSnapshotDesigns measures.
+type flatEntry struct {
+	group, topic, partition uint32
+	metaOff, metaLen        uint32
+	offset, at              int64
+	next                    uint32 // chaining within a group
+}
+
+// BenchmarkSnapshotDesigns measures, at 10^6 live keys (10^4 groups of 10
+// topics of 10 partitions), the pause each way of taking a consistent view
+// costs the serving goroutine: design=cow is State.Snapshot (copy-on-write:
+// 256 shard pointers), design=flat-copy copies a flat pointer-free table of
+// the same keys, design=map-clone clones a Go map of 10^6 keys (a copy of
+// a hash index). Then, with a snapshot open, op=commit-shared is a commit
+// to a random key (paying the first-touch copies), against op=commit.
+func BenchmarkSnapshotDesigns(b *testing.B) {
+	s, groups, topics := benchStore(b)
+	defer s.Close()
+	st := s.State()
+	b.Run("design=cow/keys=1e6", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			sn := st.Snapshot()
+			st.Release(sn, false)
+		}
+	})
+	b.Run("design=flat-copy/keys=1e6", func(b *testing.B) {
+		table := make([]flatEntry, 1_000_000)
+		cp := make([]flatEntry, len(table))
+		b.SetBytes(int64(len(table)) * int64(unsafe.Sizeof(flatEntry{})))
+		for i := 0; i < b.N; i++ {
+			copy(cp, table)
+		}
+	})
+	b.Run("design=map-clone/keys=1e6", func(b *testing.B) {
+		m := make(map[[3]uint32]uint32, 1_000_000)
+		for i := uint32(0); i < 1_000_000; i++ {
+			m[[3]uint32{i / 100, i / 10 % 10, i % 10}] = i
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			_ = maps.Clone(m)
+		}
+	})
+	commit := func(b *testing.B, shared bool) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		var sn *Snapshot
+		for i := 0; i < b.N; i++ {
+			if shared && i%100_000 == 0 { // a fresh snapshot: every node shared again
+				if sn != nil {
+					st.Release(sn, false)
+				}
+				sn = st.Snapshot()
+			}
+			g := groups[rng.IntN(len(groups))]
+			s.Commit(g, topics[rng.IntN(10)], int32(rng.IntN(10)), int64(i), nil)
+			if s.Pending() >= 1000 {
+				s.Flush()
+			}
+		}
+		s.Flush()
+		if sn != nil {
+			st.Release(sn, false)
+		}
+	}
+	b.Run("op=commit/keys=1e6", func(b *testing.B) { commit(b, false) })
+	b.Run("op=commit-shared/keys=1e6", func(b *testing.B) { commit(b, true) })
 }

@@ -1,22 +1,31 @@
 // Package consumeroffsets is the consumer-group offset store: it gives the
 // log's records their meaning (offset commits, group generations and their
-// tombstones, as in Kafka's __consumer_offsets) and keeps the latest value
-// of every key in an in-memory index that Open rebuilds by replaying the
-// log.
+// tombstones, as in Kafka's __consumer_offsets) in one state machine,
+// State, and keeps that state in memory over the log, in Store, which Open
+// rebuilds by replaying the log and which is what the node talks to.
 //
-// It joins the log package (records and files) and the compactor (which
-// only needs to know a record's key, through Keyer) behind one API, Store,
-// which is what the node talks to; replacing the single-node log with a
-// replicated one changes this package, not the protocol.
+// State is the only implementation of the rules: the Store's replay and
+// its staged changes, offline compaction (CompactDir) and the log tool
+// apply records through it, and read it through its read-only methods
+// (offsets, groups, counts, the dirty ratio). A Snapshot of it, taken in
+// microseconds and read on another goroutine while the state goes on
+// changing (copy-on-write), is what a compaction writes as the log's
+// checkpoint (see compactor), and what a replica would be sent.
 //
 // # Guarantees
 //
 // Changes (Commit, SetGeneration, DeleteOffsets, DeleteGroup, ExpireOffsets)
-// are staged in the index and in one pending log entry; Flush appends that
+// are staged in the state and in one pending log entry; Flush appends that
 // entry and fsyncs it, so a batch of changes is on disk whole or not at all.
 // Reads see staged changes, so callers answer a batch only after Flush
 // returns nil. If Flush fails, every staged change is rolled back out of the
-// index and the store refuses further changes (ErrFailed) until reopened.
+// state and the store refuses further changes (ErrFailed) until reopened.
+//
+// A checkpoint at log index N holds the state as of N exactly: the latest
+// record of every key (a tombstone only within the tombstone retention),
+// re-encoded from the state, sorted by key, so that the same state always
+// gives the same checkpoint; replaying it gives the same state, counts
+// included.
 //
 // # Record schemas (version 1)
 //
@@ -31,6 +40,7 @@
 //
 // Each record affects only its own key, (group, topic, partition) or group:
 // deleting a group writes a tombstone per offset and then one for the
-// group's generation. That is what lets compaction drop any key's history
-// with its tombstone without changing what another key replays to.
+// group's generation. That is what lets a checkpoint hold one record per
+// key, in any order, and drop any key's history with its tombstone without
+// changing what another key replays to.
 package consumeroffsets

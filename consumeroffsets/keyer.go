@@ -1,15 +1,16 @@
 package consumeroffsets
 
 import (
-	"fmt"
+	"encoding/binary"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/log"
 )
 
-// Keyer tells the compactor which key a record belongs to: an offset key
-// (group, topic, partition) for offset commits and their tombstones, a group
-// key for group records and theirs. It implements compactor.Keyer.
+// Keyer tells which key a record belongs to: an offset key (group, topic,
+// partition) for offset commits and their tombstones, a group key for group
+// records and theirs. Records with equal keys supersede each other in log
+// order.
 type Keyer struct {
 	buf []byte
 }
@@ -21,19 +22,21 @@ func (k *Keyer) Classify(r log.Record) ([]byte, bool, time.Time, error) {
 	if err != nil {
 		return nil, false, time.Time{}, err
 	}
-	k.buf = k.buf[:0]
-	switch v.typ {
-	case TypeOffsetCommit, TypeOffsetTombstone:
-		k.buf = append(k.buf, 'o')
-		k.buf = appendStr(k.buf, v.group)
-		k.buf = appendStr(k.buf, v.topic)
-		k.buf = append(k.buf, byte(v.partition), byte(v.partition>>8), byte(v.partition>>16), byte(v.partition>>24))
-	case TypeGroupMetadata, TypeGroupTombstone:
-		k.buf = append(k.buf, 'g')
-		k.buf = appendStr(k.buf, v.group)
-	default:
-		return nil, false, time.Time{}, fmt.Errorf("%w: unknown record type %d", ErrRecord, r.Type)
-	}
+	k.buf = appendKey(k.buf[:0], v.typ, v.group, v.topic, v.partition)
 	tomb := v.typ == TypeOffsetTombstone || v.typ == TypeGroupTombstone
 	return k.buf, tomb, time.UnixMilli(v.time), nil
+}
+
+// appendKey appends the key of a record of type t: 'o', group, topic and
+// partition for offset records, 'g' and group for group records, with
+// length-prefixed names so that no two keys collide.
+func appendKey(dst []byte, t log.RecordType, group, topic []byte, partition int32) []byte {
+	if t == TypeOffsetCommit || t == TypeOffsetTombstone {
+		dst = append(dst, 'o')
+		dst = appendStr(dst, group)
+		dst = appendStr(dst, topic)
+		return binary.LittleEndian.AppendUint32(dst, uint32(partition))
+	}
+	dst = append(dst, 'g')
+	return appendStr(dst, group)
 }

@@ -81,11 +81,11 @@ func (s *Store) CheckCommit(group []byte, keys []Key) error {
 		}
 	}
 	// The lookups run only near a limit: below it, the counts alone tell.
-	if len(s.idx.groups) >= s.maxGroups() && s.idx.group(group) == nil {
-		return &LimitError{Limit: LimitGroups, Max: s.maxGroups(), Have: len(s.idx.groups), Add: 1}
+	if s.st.c.groups >= s.maxGroups() && s.st.group(group) == nil {
+		return &LimitError{Limit: LimitGroups, Max: s.maxGroups(), Have: s.st.c.groups, Add: 1}
 	}
 	max := s.maxKeys()
-	if s.idx.keys+len(keys) <= max {
+	if s.st.c.keys+len(keys) <= max {
 		return nil // even if every key were new
 	}
 	// Near the limit: count the keys that are new, each once.
@@ -96,7 +96,7 @@ func (s *Store) CheckCommit(group []byte, keys []Key) error {
 	fresh := 0
 	seen := make(map[key]struct{}, len(keys))
 	for _, k := range keys {
-		if _, ok := s.idx.get(group, k.Topic, k.Partition); ok {
+		if _, ok := s.st.get(group, k.Topic, k.Partition); ok {
 			continue
 		}
 		sk := key{string(k.Topic), k.Partition}
@@ -106,8 +106,8 @@ func (s *Store) CheckCommit(group []byte, keys []Key) error {
 		seen[sk] = struct{}{}
 		fresh++
 	}
-	if fresh > 0 && s.idx.keys+fresh > max {
-		return &LimitError{Limit: LimitKeys, Max: max, Have: s.idx.keys, Add: fresh}
+	if fresh > 0 && s.st.c.keys+fresh > max {
+		return &LimitError{Limit: LimitKeys, Max: max, Have: s.st.c.keys, Add: fresh}
 	}
 	return nil
 }
@@ -115,8 +115,8 @@ func (s *Store) CheckCommit(group []byte, keys []Key) error {
 // checkCommit is the check Commit makes of its one key: CheckCommit's rule
 // without a slice.
 func (s *Store) checkCommit(group, topic []byte, partition int32) error {
-	if len(group) > s.maxNameBytes() || len(topic) > s.maxNameBytes() || s.idx.keys >= s.maxKeys() ||
-		len(s.idx.groups) >= s.maxGroups() {
+	if len(group) > s.maxNameBytes() || len(topic) > s.maxNameBytes() || s.st.c.keys >= s.maxKeys() ||
+		s.st.c.groups >= s.maxGroups() {
 		return s.CheckCommit(group, []Key{{Topic: topic, Partition: partition}})
 	}
 	return nil
@@ -124,7 +124,7 @@ func (s *Store) checkCommit(group, topic []byte, partition int32) error {
 
 // checkGroup is the check SetGeneration makes: the group may be new.
 func (s *Store) checkGroup(group []byte) error {
-	if len(group) > s.maxNameBytes() || len(s.idx.groups) >= s.maxGroups() {
+	if len(group) > s.maxNameBytes() || s.st.c.groups >= s.maxGroups() {
 		return s.CheckCommit(group, nil)
 	}
 	return nil
@@ -144,12 +144,12 @@ func (s *Store) maxNameBytes() int { return s.opts.MaxNameBytes }
 // warnOverLimits logs when the replayed state already holds more than a
 // limit allows (the node was restarted with a lower one).
 func (s *Store) warnOverLimits() {
-	if s.idx.keys > s.maxKeys() {
+	if s.st.c.keys > s.maxKeys() {
 		s.logger.Warn("the log holds more offset keys than the limit: new keys are refused until offsets are deleted or expire",
-			"keys", s.idx.keys, "limit", s.maxKeys())
+			"keys", s.st.c.keys, "limit", s.maxKeys())
 	}
-	if len(s.idx.groups) > s.maxGroups() {
+	if s.st.c.groups > s.maxGroups() {
 		s.logger.Warn("the log holds more groups than the limit: new groups are refused until groups are deleted",
-			"groups", len(s.idx.groups), "limit", s.maxGroups())
+			"groups", s.st.c.groups, "limit", s.maxGroups())
 	}
 }

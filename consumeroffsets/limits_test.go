@@ -125,16 +125,16 @@ func TestLimitsAfterRestartWithLowerLimits(t *testing.T) {
 
 // recordingObserver keeps what the store reported.
 type recordingObserver struct {
-	recovered   []State
+	recovered   []Size
 	flushed     []FlushStats
-	states      []State
+	states      []Size
 	compactions chan error
 }
 
-func (o *recordingObserver) Recovered(_ RecoveryStats, st State) {
+func (o *recordingObserver) Recovered(_ RecoveryStats, st Size) {
 	o.recovered = append(o.recovered, st)
 }
-func (o *recordingObserver) Flushed(fs FlushStats, st State) {
+func (o *recordingObserver) Flushed(fs FlushStats, st Size) {
 	o.flushed = append(o.flushed, fs)
 	o.states = append(o.states, st)
 }
@@ -151,7 +151,7 @@ func TestObserver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if len(obs.recovered) != 1 || obs.recovered[0] != (State{}) {
+	if len(obs.recovered) != 1 || obs.recovered[0] != (Size{}) {
 		t.Fatalf("recovered = %+v", obs.recovered)
 	}
 	commit(t, s, OffsetKey{"g", "t", 0}, 1)
@@ -163,10 +163,10 @@ func TestObserver(t *testing.T) {
 	if err := s.Flush(); err != nil { // nothing staged: no group commit
 		t.Fatal(err)
 	}
-	if len(obs.flushed) != 1 || obs.flushed[0].Records != 3 || obs.flushed[0].Bytes != s.logSize {
-		t.Fatalf("flushed = %+v (log %d bytes)", obs.flushed, s.logSize)
+	if len(obs.flushed) != 1 || obs.flushed[0].Records != 3 || obs.flushed[0].Bytes != s.st.c.recordBytes {
+		t.Fatalf("flushed = %+v (log %d bytes)", obs.flushed, s.st.c.recordBytes)
 	}
-	if st := obs.states[0]; st.Keys != 3 || st.Groups != 2 || st.LogBytes != s.logSize {
+	if st := obs.states[0]; st.Keys != 3 || st.Groups != 2 || st.LogBytes != s.st.c.recordBytes {
 		t.Fatalf("state = %+v", st)
 	}
 	now = now.Add(2 * time.Hour)

@@ -14,10 +14,10 @@ import (
 // concurrent use, and must not call back into the store (which is not).
 type Observer interface {
 	// Recovered is called once, after Open replayed the log.
-	Recovered(RecoveryStats, State)
+	Recovered(RecoveryStats, Size)
 	// Flushed is called after each Flush that wrote and synced an entry
 	// (one group commit).
-	Flushed(FlushStats, State)
+	Flushed(FlushStats, Size)
 	// Compacted is called when a compaction ends, with its error if it
 	// failed.
 	Compacted(compactor.Stats, error)
@@ -33,34 +33,35 @@ type FlushStats struct {
 	ExpiredGroups, ExpiredOffsets int
 }
 
-// State is a snapshot of the store's size, taken on the store's goroutine
+// Size is a snapshot of the store's size, taken on the store's goroutine
 // so that an Observer can publish it without touching the store.
-type State struct {
+type Size struct {
 	Keys       int     // live offset keys
 	Groups     int     // groups held (with an offset or a generation)
 	LogBytes   int64   // record bytes in the log (entry headers excluded)
 	DirtyRatio float64 // see Store.DirtyRatio
 }
 
-func (s *Store) state() State {
-	return State{Keys: s.idx.keys, Groups: len(s.idx.groups), LogBytes: s.logSize, DirtyRatio: s.DirtyRatio()}
+func (s *Store) size() Size {
+	return Size{Keys: s.st.c.keys, Groups: s.st.c.groups, LogBytes: s.st.c.recordBytes, DirtyRatio: s.DirtyRatio()}
 }
 
-// flushStats describes the batch being flushed; call it before reset.
+// flushStats describes the batch being flushed; call it before reset. Its
+// bytes are what the batch added to the state's record bytes.
 func (s *Store) flushStats(syncStart time.Time) FlushStats {
-	return FlushStats{Records: s.batch.Len(), Bytes: s.pendingBytes, Sync: time.Since(syncStart),
+	return FlushStats{Records: s.batch.Len(), Bytes: s.st.c.recordBytes - s.saved.recordBytes, Sync: time.Since(syncStart),
 		ExpiredGroups: s.pendingExpiredGroups, ExpiredOffsets: s.pendingExpiredOffsets}
 }
 
 // observeFlush reports a group commit and the store's state after it.
 func (s *Store) observeFlush(fs FlushStats) {
 	if s.opts.Observer != nil {
-		s.opts.Observer.Flushed(fs, s.state())
+		s.opts.Observer.Flushed(fs, s.size())
 	}
 }
 
 // observeCompaction reports a finished compaction; obs may be nil.
-func observeCompaction(obs Observer, c compaction) {
+func observeCompaction(obs Observer, c *compaction) {
 	if obs != nil {
 		obs.Compacted(c.stats, c.err)
 	}

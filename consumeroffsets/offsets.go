@@ -4,75 +4,20 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/maelstrom-offsets/offsets/log"
 )
 
 // MaxMetadataBytes is the longest metadata string a commit may carry, in
 // UTF-8 bytes (Kafka's offset.metadata.max.bytes).
 const MaxMetadataBytes = 4096
 
-// undo restores one thing a staged change altered, so that a failed Flush
-// leaves the index as the log is.
-type undo struct {
-	kind      undoKind
-	group     string // the index's own copies of the names
-	topic     string
-	partition int32
-	prev      entry // undoOffset
-	existed   bool
-	newest    int64 // the group's newest commit time before
-	gen       int32 // undoGeneration
-	genSize   int32
-}
-
-type undoKind uint8
-
-const (
-	undoOffset undoKind = iota
-	undoGeneration
-)
-
-// apply replays one record into the index.
-func (s *Store) apply(r log.Record) error {
-	v, err := decodeView(r)
-	if err != nil {
-		return err
+// stage adds a record to the batch of the next Flush and applies it to the
+// state, journaling what it changes.
+func (s *Store) stage(v *recordView, data []byte) {
+	if s.batch.Len() == 0 {
+		s.saved = s.st.c
 	}
-	size := int32(r.Size())
-	s.logSize += int64(size)
-	switch v.typ {
-	case TypeOffsetCommit:
-		s.idx.put(v.group, v.topic, v.partition, newEntry(v.offset, v.metadata, size), v.time)
-	case TypeOffsetTombstone:
-		s.tombBytes += int64(size)
-		s.idx.remove(v.group, v.topic, v.partition)
-	case TypeGroupMetadata:
-		s.idx.setGeneration(v.group, v.generation, true, size)
-	case TypeGroupTombstone:
-		// Only the group record dies: every offset of a deleted group has
-		// its own tombstone, written before this one. Keeping each record's
-		// effect to its own key is what lets compaction drop any key's
-		// history with its tombstone without bringing another key back.
-		s.tombBytes += int64(size)
-		s.idx.setGeneration(v.group, 0, false, 0)
-	}
-	return nil
-}
-
-// stage adds a record to the batch of the next Flush and returns its size.
-func (s *Store) stage(t log.RecordType, data []byte) int32 {
-	s.batch.Add(t, data)
-	size := int32(log.Record{Data: data}.Size())
-	s.pendingBytes += int64(size)
-	return size
-}
-
-// stageTombstone stages a tombstone record, counting it as live bytes.
-func (s *Store) stageTombstone(t log.RecordType, data []byte) {
-	n := int64(s.stage(t, data))
-	s.tombBytes += n
-	s.pendingTomb += n
+	s.batch.Add(v.typ, data)
+	s.st.applyView(v, recordSize(len(data)))
 }
 
 func (s *Store) batchTime() int64 {
@@ -84,7 +29,8 @@ func (s *Store) batchTime() int64 {
 
 // Commit stages a commit of offset, with optional metadata, for the key.
 // The previous value, if any, is superseded even when it is higher: the
-// latest commit wins, as in Kafka. It fails after an earlier write failure,
+// latest commit wins, as in Kafka. offset must not be negative (Kafka's
+// range, which the node checks). It fails after an earlier write failure,
 // and with ErrLimit (staging nothing) when the key would pass a limit.
 func (s *Store) Commit(group, topic []byte, partition int32, offset int64, metadata []byte) error {
 	if s.failed != nil {
@@ -95,34 +41,20 @@ func (s *Store) Commit(group, topic []byte, partition int32, offset int64, metad
 	}
 	at := s.batchTime()
 	s.scratch = AppendOffsetCommit(s.scratch[:0], group, topic, partition, OffsetValue{Offset: offset, Metadata: string(metadata), CommitTime: at})
-	size := s.stage(TypeOffsetCommit, s.scratch)
-	g := s.idx.group(group)
-	newest := int64(0)
-	if g != nil {
-		newest = g.newestCommit
-	}
-	g, t, prev, existed := s.idx.put(group, topic, partition, newEntry(offset, metadata, size), at)
-	s.undo = append(s.undo, undo{kind: undoOffset, group: g.name, topic: t.name, partition: partition,
-		prev: prev, existed: existed, newest: newest})
+	s.stage(&recordView{typ: TypeOffsetCommit, group: group, topic: topic, partition: partition, offset: offset, metadata: metadata, time: at}, s.scratch)
 	return nil
 }
 
 // Fetch returns the offset committed for the key, staged changes included,
 // and whether one exists.
 func (s *Store) Fetch(group, topic []byte, partition int32) (Committed, bool) {
-	e, ok := s.idx.get(group, topic, partition)
+	e, ok := s.st.get(group, topic, partition)
 	return e.committed(), ok
 }
 
 // Generation returns the highest generation the group has accepted, and
 // false when it has none.
-func (s *Store) Generation(group []byte) (int32, bool) {
-	g := s.idx.group(group)
-	if g == nil || !g.hasGen {
-		return 0, false
-	}
-	return g.generation, true
-}
+func (s *Store) Generation(group []byte) (int32, bool) { return s.st.Generation(group) }
 
 // SetGeneration stages a group record raising the group's generation to
 // gen. Fencing (refusing a lower one) is the caller's decision; an equal
@@ -138,10 +70,9 @@ func (s *Store) SetGeneration(group []byte, gen int32) error {
 	if err := s.checkGroup(group); err != nil {
 		return err
 	}
-	s.scratch = AppendGroupMetadata(s.scratch[:0], group, gen, s.batchTime())
-	size := s.stage(TypeGroupMetadata, s.scratch)
-	prevGen, prevHas, prevSize := s.idx.setGeneration(group, gen, true, size)
-	s.undo = append(s.undo, undo{kind: undoGeneration, group: s.idx.group(group).name, gen: prevGen, existed: prevHas, genSize: prevSize})
+	at := s.batchTime()
+	s.scratch = AppendGroupMetadata(s.scratch[:0], group, gen, at)
+	s.stage(&recordView{typ: TypeGroupMetadata, group: group, generation: gen, time: at}, s.scratch)
 	return nil
 }
 
@@ -150,29 +81,14 @@ func (s *Store) SetGeneration(group []byte, gen int32) error {
 // partition. With topics non-nil only those topics are visited. It costs
 // in proportion to the group's offsets, not to the store's.
 func (s *Store) FetchGroup(group []byte, topics [][]byte, fn func(topic string, partition int32, c Committed)) {
-	g := s.idx.group(group)
-	if g == nil {
-		return
-	}
-	for _, t := range g.sortedTopics(topics) {
-		for _, p := range t.sortedPartitions() {
-			fn(t.name, p, t.parts[p].committed())
-		}
-	}
+	s.st.FetchGroup(group, topics, func(topic string, p int32, v OffsetValue) {
+		fn(topic, p, Committed{Offset: v.Offset, Metadata: v.Metadata})
+	})
 }
 
 // Groups returns the groups that have at least one live offset, in byte
 // (code-point) order.
-func (s *Store) Groups() []string {
-	names := make([]string, 0, len(s.idx.groups))
-	for name, g := range s.idx.groups {
-		if g.keys > 0 {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
+func (s *Store) Groups() []string { return s.st.Groups() }
 
 // DeleteOffsets stages tombstones for the given partitions of a topic (all
 // of them when partitions is nil) and returns how many live offsets it
@@ -181,7 +97,7 @@ func (s *Store) DeleteOffsets(group, topic []byte, partitions []int32) (int, err
 	if s.failed != nil {
 		return 0, s.failed
 	}
-	g := s.idx.group(group)
+	g := s.st.group(group)
 	if g == nil {
 		return 0, nil
 	}
@@ -194,7 +110,7 @@ func (s *Store) DeleteOffsets(group, topic []byte, partitions []int32) (int, err
 	}
 	n := 0
 	for _, p := range partitions {
-		if s.deleteOffset(g, t, p) {
+		if s.deleteOffset(group, topic, p) {
 			n++
 		}
 	}
@@ -202,15 +118,13 @@ func (s *Store) DeleteOffsets(group, topic []byte, partitions []int32) (int, err
 }
 
 // deleteOffset stages one offset tombstone if the key is live.
-func (s *Store) deleteOffset(g *groupState, t *topicState, p int32) bool {
-	if _, ok := t.parts[p]; !ok {
+func (s *Store) deleteOffset(group, topic []byte, p int32) bool {
+	if _, ok := s.st.get(group, topic, p); !ok {
 		return false
 	}
-	gName, tName, newest := g.name, t.name, g.newestCommit
-	s.scratch = AppendOffsetTombstone(s.scratch[:0], []byte(gName), []byte(tName), p, s.batchTime())
-	s.stageTombstone(TypeOffsetTombstone, s.scratch)
-	prev, _ := s.idx.remove([]byte(gName), []byte(tName), p)
-	s.undo = append(s.undo, undo{kind: undoOffset, group: gName, topic: tName, partition: p, prev: prev, existed: true, newest: newest})
+	at := s.batchTime()
+	s.scratch = AppendOffsetTombstone(s.scratch[:0], group, topic, p, at)
+	s.stage(&recordView{typ: TypeOffsetTombstone, group: group, topic: topic, partition: p, time: at}, s.scratch)
 	return true
 }
 
@@ -220,24 +134,32 @@ func (s *Store) DeleteGroup(group []byte) (int, error) {
 	if s.failed != nil {
 		return 0, s.failed
 	}
-	g := s.idx.group(group)
+	g := s.st.group(group)
 	if g == nil {
 		return 0, nil
 	}
 	n := s.deleteAllOffsets(g)
-	s.scratch = AppendGroupTombstone(s.scratch[:0], group, s.batchTime())
-	s.stageTombstone(TypeGroupTombstone, s.scratch)
-	name := g.name
-	prevGen, prevHas, prevSize := s.idx.setGeneration(group, 0, false, 0)
-	s.undo = append(s.undo, undo{kind: undoGeneration, group: name, gen: prevGen, existed: prevHas, genSize: prevSize})
+	at := s.batchTime()
+	s.scratch = AppendGroupTombstone(s.scratch[:0], group, at)
+	s.stage(&recordView{typ: TypeGroupTombstone, group: group, time: at}, s.scratch)
 	return n, nil
 }
 
+// deleteAllOffsets stages a tombstone for every offset of g, in key order.
 func (s *Store) deleteAllOffsets(g *groupState) int {
-	n := 0
+	name := []byte(g.name)
+	type key struct {
+		topic []byte
+		parts []int32
+	}
+	var keys []key // taken first: deleting changes (and may copy) g
 	for _, t := range g.sortedTopics(nil) {
-		for _, p := range t.sortedPartitions() {
-			if s.deleteOffset(g, t, p) {
+		keys = append(keys, key{[]byte(t.name), t.sortedPartitions()})
+	}
+	n := 0
+	for _, k := range keys {
+		for _, p := range k.parts {
+			if s.deleteOffset(name, k.topic, p) {
 				n++
 			}
 		}
@@ -264,14 +186,14 @@ func (s *Store) ExpireOffsets() ([]ExpiredGroup, error) {
 	}
 	horizon := s.now().Add(-s.opts.OffsetsRetention).UnixMilli()
 	var expired []ExpiredGroup
-	for _, g := range s.idx.groups {
-		if g.keys > 0 && g.newestCommit < horizon {
-			expired = append(expired, ExpiredGroup{Group: g.name, NewestCommit: time.UnixMilli(g.newestCommit)})
+	s.st.eachGroup(func(g *groupState) {
+		if n := g.newestCommit(); g.keys > 0 && n < horizon {
+			expired = append(expired, ExpiredGroup{Group: g.name, NewestCommit: time.UnixMilli(n)})
 		}
-	}
+	})
 	sortExpired(expired)
 	for i := range expired {
-		expired[i].Offsets = s.deleteAllOffsets(s.idx.group([]byte(expired[i].Group)))
+		expired[i].Offsets = s.deleteAllOffsets(s.st.group([]byte(expired[i].Group)))
 		s.pendingExpiredOffsets += expired[i].Offsets
 	}
 	s.pendingExpiredGroups += len(expired)
@@ -280,24 +202,9 @@ func (s *Store) ExpireOffsets() ([]ExpiredGroup, error) {
 
 // rollback undoes staged changes in reverse order.
 func (s *Store) rollback() {
-	for i := len(s.undo) - 1; i >= 0; i-- {
-		u := s.undo[i]
-		g, t := []byte(u.group), []byte(u.topic)
-		switch u.kind {
-		case undoOffset:
-			if u.existed {
-				s.idx.put(g, t, u.partition, u.prev, 0)
-			} else {
-				s.idx.remove(g, t, u.partition)
-			}
-			if gs := s.idx.group(g); gs != nil {
-				gs.newestCommit = u.newest
-			}
-		case undoGeneration:
-			s.idx.setGeneration(g, u.gen, u.existed, u.genSize)
-		}
+	if s.batch.Len() > 0 {
+		s.st.rollback(s.undo, s.saved)
 	}
-	s.tombBytes -= s.pendingTomb
 	s.reset()
 }
 

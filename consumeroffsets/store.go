@@ -49,7 +49,8 @@ type Options struct {
 	// compaction off.
 	CompactDirtyRatio float64
 	CompactMinBytes   int64
-	// TombstoneRetention is how long compaction keeps a tombstone.
+	// TombstoneRetention is how long compaction keeps a tombstone (Kafka's
+	// delete.retention.ms). Zero means DefaultTombstoneRetention.
 	TombstoneRetention time.Duration
 	// OffsetsRetention expires the offsets of a group whose newest commit is
 	// older than this (Kafka's offsets.retention.minutes). Zero turns expiry
@@ -81,33 +82,28 @@ type RecoveryStats struct {
 	Duration time.Duration // time to replay
 }
 
-// Store is the consumer-group offset store: an in-memory index of the
-// latest value per key over a write-ahead log that every change goes to
-// first. It is not safe for concurrent use.
+// Store is the consumer-group offset store: the State of a write-ahead log
+// that every change goes to first. It is not safe for concurrent use.
 //
 // Changes are staged by Commit and made durable together by Flush (group
 // commit): callers answer the requests of a batch only after Flush returns
 // nil. Reads see staged changes; if Flush fails they are rolled back.
 type Store struct {
-	log          wal
-	idx          index
-	now          func() time.Time
-	batch        log.Batch
-	scratch      []byte
-	undo         []undo
-	nowMs        int64  // timestamp of the batch being staged, 0 when none
-	pendingBytes int64  // record bytes staged in batch
-	synced       uint64 // index of the last durable entry
-	tombBytes    int64  // bytes of tombstones in the log (approximate: see DirtyRatio)
-	tombAtStart  int64  // tombBytes when the running compaction started
-	pendingTomb  int64  // tombstone bytes staged in batch
+	log     wal
+	st      *State
+	now     func() time.Time
+	batch   log.Batch
+	scratch []byte
+	undo    []undo // the state's journal of the staged batch
+	saved   counts // the state's counts before the staged batch
+	nowMs   int64  // timestamp of the batch being staged, 0 when none
+	synced  uint64 // index of the last durable entry
 
 	opts       Options
 	logger     *slog.Logger
 	compacting bool
-	compacted  chan compaction // a finished background compaction
-	nextTry    int64           // logSize below which no compaction is tried after a failure
-	logSize    int64           // bytes of records in the log (entry headers excluded)
+	compacted  chan *compaction // a finished background compaction
+	nextTry    int64            // record bytes below which no compaction is tried after a failure
 	// After a compaction failed for want of room: none before compactAfter,
 	// and the next one first finishes releasing the wal (see compact).
 	compactAfter time.Time
@@ -161,8 +157,8 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	opts.MaxKeys = cmp.Or(opts.MaxKeys, DefaultMaxKeys)
 	opts.MaxGroups = cmp.Or(opts.MaxGroups, DefaultMaxGroups)
 	opts.MaxNameBytes = cmp.Or(opts.MaxNameBytes, DefaultMaxNameBytes)
-	s := &Store{log: l, idx: newIndex(), now: opts.Now, opts: opts, logger: opts.Logger,
-		compacted: make(chan compaction, 1), backoff: RetryBackoff}
+	s := &Store{log: l, st: NewState(), now: opts.Now, opts: opts, logger: opts.Logger,
+		compacted: make(chan *compaction, 1), backoff: RetryBackoff}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -170,17 +166,19 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 		s.logger = slog.Default()
 	}
 	start := time.Now()
-	st, err := l.Replay(1, func(_ uint64, r log.Record) error {
-		return s.apply(r)
-	})
+	rp := replayer{s: s.st}
+	st, err := l.Replay(1, rp.apply)
 	if err != nil {
 		return nil, RecoveryStats{}, err
 	}
+	rp.done()
 	s.synced = st.Last
-	rs := RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.idx.keys, Duration: time.Since(start)}
+	s.st.index = st.Last
+	s.st.journal = &s.undo
+	rs := RecoveryStats{Records: st.Records, Entries: st.Entries, Bytes: st.Bytes, Keys: s.st.Keys(), Duration: time.Since(start)}
 	s.warnOverLimits()
 	if opts.Observer != nil {
-		opts.Observer.Recovered(rs, s.state())
+		opts.Observer.Recovered(rs, s.size())
 	}
 	return s, rs, nil
 }
@@ -231,8 +229,8 @@ func (s *Store) Flush() error {
 		return s.failed
 	}
 	s.full = nil
-	s.logSize += s.pendingBytes
 	s.synced = idx
+	s.st.index = idx
 	fs := s.flushStats(syncStart)
 	s.reset()
 	s.pollCompaction()
@@ -245,25 +243,20 @@ func (s *Store) reset() {
 	s.batch.Reset()
 	s.undo = s.undo[:0]
 	s.nowMs = 0
-	s.pendingBytes = 0
-	s.pendingTomb = 0
 	s.pendingExpiredGroups, s.pendingExpiredOffsets = 0, 0
 }
 
 // Keys is the number of live offset keys.
-func (s *Store) Keys() int { return s.idx.keys }
+func (s *Store) Keys() int { return s.st.Keys() }
 
-// DirtyRatio is the share of the log's record bytes held by records that a
-// later record superseded or deleted. Tombstones count as live (compaction
-// keeps them for the tombstone retention), so that a log of recent deletes
-// does not trigger compaction after compaction that cannot shrink it.
-func (s *Store) DirtyRatio() float64 {
-	if s.logSize == 0 {
-		return 0
-	}
-	live := s.idx.live + s.tombBytes
-	return max(0, 1-float64(live)/float64(s.logSize))
-}
+// State is the store's state, staged changes included. It is the store's
+// own: read it on the store's goroutine only, and change it only through
+// the store (a Snapshot of it may be read anywhere).
+func (s *Store) State() *State { return s.st }
+
+// DirtyRatio is State.DirtyRatio: the share of the log's record bytes that
+// a compaction now would drop.
+func (s *Store) DirtyRatio() float64 { return s.st.DirtyRatio() }
 
 // Close flushes nothing: staged changes that were not flushed are dropped,
 // since no reply acknowledged them. It waits for a running compaction,

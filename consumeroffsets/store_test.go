@@ -297,7 +297,7 @@ func FuzzDecodeRecord(f *testing.F) {
 // its key strings, for 10^6 keys over 10^4 groups.
 func BenchmarkIndexMemory(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		x := newIndex()
+		x := NewState()
 		const keys, groups, parts = 1_000_000, 10_000, 10
 		names := make([][]byte, groups)
 		strBytes := 0
@@ -308,13 +308,13 @@ func BenchmarkIndexMemory(b *testing.B) {
 		for k := 0; k < keys; k++ {
 			g := names[k%groups]
 			topic := []byte(fmt.Sprintf("topic-%d", k/groups/parts))
-			x.put(g, topic, int32(k/groups%parts), entry{offset: int64(k)}, 0)
+			x.putEntry(g, topic, int32(k/groups%parts), entry{offset: int64(k)})
 		}
-		for _, g := range x.groups {
+		x.eachGroup(func(g *groupState) {
 			for range g.topics {
 				strBytes += 7 // "topic-N" stored once per group
 			}
-		}
+		})
 		strBytes += groups * len(names[0])
 		after := heapInUse()
 		b.ReportMetric(float64(int64(after-before)-int64(strBytes))/keys, "B/key")

@@ -163,7 +163,7 @@ func (m *Node) Batch(c *node.Counts) {
 }
 
 // Recovered implements consumeroffsets.Observer.
-func (m *Node) Recovered(rs consumeroffsets.RecoveryStats, st consumeroffsets.State) {
+func (m *Node) Recovered(rs consumeroffsets.RecoveryStats, st consumeroffsets.Size) {
 	m.recoveryDuration.Set(rs.Duration.Seconds())
 	m.recoveryRecords.Set(float64(rs.Records))
 	m.recoveryBytes.Set(float64(rs.Bytes))
@@ -171,7 +171,7 @@ func (m *Node) Recovered(rs consumeroffsets.RecoveryStats, st consumeroffsets.St
 }
 
 // Flushed implements consumeroffsets.Observer.
-func (m *Node) Flushed(fs consumeroffsets.FlushStats, st consumeroffsets.State) {
+func (m *Node) Flushed(fs consumeroffsets.FlushStats, st consumeroffsets.Size) {
 	m.fsync.Observe(fs.Sync.Seconds())
 	m.batchRecords.Observe(float64(fs.Records))
 	m.batchBytes.Observe(float64(fs.Bytes))
@@ -210,7 +210,7 @@ func (c *stateCollector) init() {
 	c.dirtyDesc = prometheus.NewDesc("offsets_log_dirty_ratio", "Share of the log's record bytes superseded by later records; compaction starts at --compact-dirty-ratio.", nil, nil)
 }
 
-func (c *stateCollector) publish(st consumeroffsets.State) {
+func (c *stateCollector) publish(st consumeroffsets.Size) {
 	c.keys.Store(int64(st.Keys))
 	c.groups.Store(int64(st.Groups))
 	c.logBytes.Store(st.LogBytes)

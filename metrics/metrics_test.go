@@ -20,9 +20,9 @@ import (
 func TestStoreHooks(t *testing.T) {
 	m := New()
 	m.Recovered(consumeroffsets.RecoveryStats{Records: 7, Bytes: 100, Duration: 2 * time.Second},
-		consumeroffsets.State{Keys: 3, Groups: 2, LogBytes: 100, DirtyRatio: 0.25})
+		consumeroffsets.Size{Keys: 3, Groups: 2, LogBytes: 100, DirtyRatio: 0.25})
 	m.Flushed(consumeroffsets.FlushStats{Records: 4, Bytes: 80, Sync: time.Millisecond, ExpiredGroups: 1, ExpiredOffsets: 3},
-		consumeroffsets.State{Keys: 5, Groups: 2, LogBytes: 180, DirtyRatio: 0.5})
+		consumeroffsets.Size{Keys: 5, Groups: 2, LogBytes: 180, DirtyRatio: 0.5})
 	m.Compacted(compactor.Stats{Duration: time.Second, Pause: time.Millisecond}, nil)
 	m.Compacted(compactor.Stats{}, errors.New("disk on fire"))
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
@@ -61,7 +62,7 @@ func ckFixture(t *testing.T, kind string) string {
 					err = fmt.Errorf("offsets-log compact: %s", stderr)
 				}
 			} else {
-				_, err = compactor.CompactDir(filepath.Join(d, "n1"), &consumeroffsets.Keyer{}, compactor.Options{SegmentSize: 64 << 10})
+				_, err = consumeroffsets.CompactDir(filepath.Join(d, "n1"), 0, consumeroffsets.Options{SegmentSize: 64 << 10})
 			}
 			if err != nil {
 				ckFixtureErr = err
@@ -372,7 +373,12 @@ func TestDamagedCheckpointWithOlderOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = compactor.Compact(l, l.LastIndex(), &consumeroffsets.Keyer{}, compactor.Options{Hook: func(step string) error {
+	st := consumeroffsets.NewState()
+	if _, err := log.Replay(dir, 1, st.Apply); err != nil {
+		t.Fatal(err)
+	}
+	sn := st.Snapshot()
+	_, err = compactor.Write(l, sn.Index(), sn.Checkpoint(time.Now()), compactor.Options{Hook: func(step string) error {
 		if step == "checkpoint-durable" {
 			return fmt.Errorf("crash")
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
-	"github.com/maelstrom-offsets/offsets/log"
 	"github.com/spf13/cobra"
 )
 
@@ -18,13 +17,14 @@ func compactCommand(e *env) *cobra.Command {
 		Use:     "compact [flags] DIR",
 		GroupID: groupChange,
 		Short:   "rewrite the log down to its live records (a checkpoint)",
-		Long: `Runs the compactor offline, as the node does in the background: it reads
-the whole log, keeps the latest record of every key, drops tombstones older
-than --tombstone-retention, writes the survivors as a new checkpoint in the
-log's own format (tmp, fsync, rename), and releases the wal entries it
-covers. It prints what it did, or why it did nothing (with --json, in
-"reason": "empty", or "covered": the newest checkpoint already covers the
-whole log and holds no tombstone older than --tombstone-retention). When
+		Long: `Runs the compactor offline, as the node does in the background: it replays
+the whole log into the node's state, writes the latest record of every key
+(sorted by key), less the tombstones older than --tombstone-retention, as a
+new sealed checkpoint in the log's own format (tmp, fsync, seal, rename),
+reads it back against its seal, and releases the wal entries it covers.
+It prints what it did, or why it did nothing (with --json, in "reason":
+"empty", or "covered": the newest checkpoint already covers the whole log
+and holds no tombstone older than --tombstone-retention). When
 the checkpoint covers the whole log but holds such tombstones, it appends
 one empty entry for the new checkpoint to cover, and compacts: so
 --tombstone-retention 0 drops every tombstone now.
@@ -115,77 +115,22 @@ const (
 	reasonCovered = "covered"
 )
 
-// compactOffline compacts the log in dir through its last entry, as
-// compactor.CompactDir does, and also when the newest checkpoint already
-// covers the whole log but holds tombstones older than retention: those
-// the compaction exists to drop. A checkpoint is named by the index it
-// covers and is never rewritten in place, so it first appends an empty
-// entry (synced; replay skips it) for the new checkpoint to cover; the
-// compaction then releases it with the rest. A crash in between leaves a
-// log with one more empty entry, which is harmless. reason says why
-// nothing was compacted, if nothing was.
-//
-// A checkpoint written before seals is always rewritten (sealed), covered
-// or not.
+// compactOffline compacts the log in dir through its last entry with
+// consumeroffsets.CompactDir, which also compacts a checkpoint that covers
+// the whole log but holds tombstones older than retention, and always
+// rewrites one written before seals. reason says why nothing was
+// compacted, if nothing was.
 func compactOffline(dir string, retention time.Duration) (compactor.Stats, string, error) {
-	l, err := log.Open(dir, log.Options{})
-	if err != nil {
-		return compactor.Stats{}, "", err
-	}
-	st, reason, err := func() (compactor.Stats, string, error) {
-		now := time.Now()
-		opts := compactor.Options{TombstoneRetention: retention, Now: func() time.Time { return now }}
-		through := l.LastIndex()
-		if through == 0 {
-			return compactor.Stats{}, reasonEmpty, nil
-		}
-		ck, ok, err := log.CheckpointIndex(dir)
-		if err != nil {
-			return compactor.Stats{}, "", err
-		}
-		unsealed, err := log.CheckpointUnsealed(dir)
-		if err != nil {
-			return compactor.Stats{}, "", err
-		}
-		// A checkpoint from before seals is rewritten sealed at its own
-		// index by the compactor, so it needs no extra entry.
-		if ok && through <= ck && !unsealed {
-			n, err := expiredTombstones(dir, ck, now.Add(-retention))
-			if err != nil {
-				return compactor.Stats{}, "", err
-			}
-			if n == 0 {
-				return compactor.Stats{Through: through}, reasonCovered, nil
-			}
-			if through, err = l.Append(&log.Batch{}); err != nil {
-				return compactor.Stats{}, "", err
-			}
-			if err := l.Sync(); err != nil {
-				return compactor.Stats{}, "", err
-			}
-		}
-		st, err := compactor.Compact(l, through, &consumeroffsets.Keyer{}, opts)
+	now := time.Now()
+	st, err := consumeroffsets.CompactDir(dir, retention, consumeroffsets.Options{Now: func() time.Time { return now }})
+	switch {
+	case err != nil || !st.Skipped:
 		return st, "", err
-	}()
-	if cerr := l.Close(); err == nil {
-		err = cerr
+	case st.Through == 0:
+		return st, reasonEmpty, nil
+	default:
+		return st, reasonCovered, nil
 	}
-	return st, reason, err
-}
-
-// expiredTombstones counts the tombstones the log holds through index
-// through that were written at or before horizon: those a compaction drops.
-func expiredTombstones(dir string, through uint64, horizon time.Time) (int, error) {
-	var k consumeroffsets.Keyer
-	n := 0
-	_, err := log.ReplaySerial(dir, 1, through, func(_ uint64, r log.Record) error {
-		_, tomb, at, err := k.Classify(r)
-		if err == nil && tomb && at.UnixMilli() <= horizon.UnixMilli() {
-			n++
-		}
-		return err
-	})
-	return n, err
 }
 
 // dropTime removes the time from slog lines: a command's stderr is read

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 	"github.com/spf13/cobra"
 )
@@ -26,11 +27,12 @@ and newest live offsets, the log index the newest checkpoint covers, and
 the last index. --groups adds one line per group: its live offsets,
 generation and newest commit.
 
-The dirty ratio is 1 - live record bytes / all record bytes: the share of
-the log a compaction could drop once the tombstones are past their
-retention. Live records are the latest commit of each live key and the
-latest group metadata of each group that has a generation. (The node's own
-compaction trigger also counts tombstones as live.)
+The dirty ratio is the node's compaction trigger (consumeroffsets'
+State.DirtyRatio): 1 - (live records + live tombstones) / all record
+bytes, the share of the log a compaction now would drop. Live records are
+the latest commit of each live key and the latest group metadata of each
+group that has a generation; a live tombstone is the latest record of its
+key, which a compaction keeps for the tombstone retention.
 
 It never writes to DIR and works while a node runs on it.`,
 		RunE: runOn(e, o.run),
@@ -80,8 +82,14 @@ func (o *statsOpts) run(e *env, dir string) int {
 		return exitUsage
 	}
 	state := inspect.New(time.Time{})
+	live := consumeroffsets.NewState() // the dirty ratio, by the node's rule
 	st, held, err := e.scanLog("stats", dir, log.ScanOptions{
-		Record: func(_ uint64, r log.Record) error { return state.Apply(r) },
+		Record: func(idx uint64, r log.Record) error {
+			if err := state.Apply(r); err != nil {
+				return err
+			}
+			return live.Apply(idx, r)
+		},
 	})
 	if err != nil {
 		return e.fail("stats", dir, err)
@@ -90,13 +98,14 @@ func (o *statsOpts) run(e *env, dir string) int {
 	if err != nil {
 		return e.fail("stats", dir, err)
 	}
+	lc := live.Counts()
 	groups, _ := state.Groups()
 	e.noteTail("stats", dir, held, st.Tail)
 
 	out := statsJSON{Dir: dir, Segments: st.Segments, Bytes: st.Bytes, Entries: st.Entries, Records: c.Records,
 		Commits: c.Commits, OffsetTombstones: c.OffsetTombstones, GroupMetadata: c.GroupMetadata, GroupTombstones: c.GroupTombstones,
 		LiveKeys: c.LiveKeys, Groups: c.Groups, Tombstones: c.Tombstones(), TombstoneBytes: c.TombstoneBytes, RecordBytes: c.RecordBytes,
-		LiveRecordBytes: c.LiveBytes, DirtyRatio: math.Round(c.DirtyRatio()*1e4) / 1e4, LastIndex: st.Last}
+		LiveRecordBytes: lc.LiveBytes + lc.TombstoneBytes, DirtyRatio: math.Round(live.DirtyRatio()*1e4) / 1e4, LastIndex: st.Last}
 	if !c.OldestCommit.IsZero() {
 		out.OldestCommit, out.NewestCommit = ms(c.OldestCommit), ms(c.NewestCommit)
 	}

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 )
@@ -176,8 +175,8 @@ func genLogs(root string) error {
 			// kept: billing's delete and the expiry, not the older
 			// delete_offsets.
 			now := time.UnixMilli(ts(66))
-			if _, err := compactor.CompactDir(dir, &consumeroffsets.Keyer{}, compactor.Options{
-				TombstoneRetention: 1500 * time.Millisecond, Now: func() time.Time { return now }, SegmentSize: 512,
+			if _, err := consumeroffsets.CompactDir(dir, 1500*time.Millisecond, consumeroffsets.Options{
+				Now: func() time.Time { return now }, SegmentSize: 512,
 			}); err != nil {
 				return err
 			}

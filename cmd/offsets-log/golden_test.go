@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 )
@@ -278,7 +277,7 @@ func unsealedOnlyLog(t *testing.T, tmp string) {
 	if err := appendEntries(dir, 512, history()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := compactor.CompactDir(dir, &consumeroffsets.Keyer{}, compactor.Options{SegmentSize: 512}); err != nil {
+	if _, err := consumeroffsets.CompactDir(dir, 0, consumeroffsets.Options{SegmentSize: 512}); err != nil {
 		t.Fatal(err)
 	}
 	sealed, _ := filepath.Glob(filepath.Join(dir, "checkpoint.*.sealed"))

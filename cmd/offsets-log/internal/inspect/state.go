@@ -75,15 +75,6 @@ type Counts struct {
 // Tombstones is the number of tombstone records read.
 func (c Counts) Tombstones() uint64 { return c.OffsetTombstones + c.GroupTombstones }
 
-// DirtyRatio is 1 - live record bytes / all record bytes: the share of the
-// log a compaction could drop.
-func (c Counts) DirtyRatio() float64 {
-	if c.RecordBytes == 0 {
-		return 0
-	}
-	return 1 - float64(c.LiveBytes)/float64(c.RecordBytes)
-}
-
 // slot is the latest record of one key: its type and its bytes in the
 // arena, where it has room for room bytes.
 type slot struct {
