@@ -35,9 +35,13 @@ func (s *Store) ApplyCommitted(index uint64, records func(fn func(log.Record) er
 	if s.batch.Len() != 0 || len(s.undo) != 0 {
 		return errors.New("consumeroffsets: ApplyCommitted with changes staged")
 	}
-	if err := records(s.apply); err != nil {
+	j := s.st.journal
+	s.st.journal = nil // committed: nothing to undo
+	defer func() { s.st.journal = j }()
+	if err := records(func(r log.Record) error { return s.st.Apply(index, r) }); err != nil {
 		return fmt.Errorf("consumeroffsets: apply entry %d: %w", index, err)
 	}
 	s.synced = max(s.synced, index)
+	s.st.index = max(s.st.index, index)
 	return nil
 }
