@@ -55,6 +55,15 @@
 // every entry of term T after i is replaced too, so the outcomes of one
 // leader's proposals are a committed prefix and a failed suffix.
 //
+// ProposeAfter(base, data) proposes only when the last entry of the
+// member's log is at base, so that the entry lands at base+1: a caller
+// that staged data against its state machine applied through base knows
+// that no entry it has not applied comes between. The loop handles every
+// Ready before it proposes, so the log it compares against holds every
+// entry raft has. Every committed normal entry is handed to Apply,
+// including the empty one a new leader appends, so the applied index the
+// state machine keeps is the log's.
+//
 // A new leader accepts no proposal until it has applied the first entry of
 // its own term (the empty entry raft appends on election), so that the
 // state a proposal is staged against holds every committed entry before

@@ -54,9 +54,10 @@ type Storage interface {
 // StateMachine is what committed entries are applied to. Its methods are
 // called on the loop's goroutine, in log order.
 type StateMachine interface {
-	// Apply applies a committed normal entry that carries data. own is the
-	// Op of this member's proposal when the entry is its own (same index
-	// and term), nil otherwise. An error stops the node.
+	// Apply applies a committed normal entry; its data is empty for the
+	// entry a new leader appends, which only advances the applied index.
+	// own is the Op of this member's proposal when the entry is its own
+	// (same index and term), nil otherwise. An error stops the node.
 	Apply(e *raftpb.Entry, own *Op) error
 	// Restore replaces the state with the snapshot's, which the Storage
 	// has just installed (Save). An error stops the node.
@@ -139,6 +140,8 @@ type Status struct {
 // Op is the outcome of a proposal or a read, decided by the loop.
 type Op struct {
 	data     []byte
+	base     uint64
+	cas      bool
 	tag      any
 	deadline time.Time
 	read     bool
@@ -346,6 +349,16 @@ func (n *Node) Propose(data []byte, tag any) *Op {
 	return n.enqueue(&Op{data: data, tag: tag})
 }
 
+// ProposeAfter is Propose on a condition: data is proposed only if the
+// last entry of this member's log is at index base, so that its entry
+// lands at base+1, right after the state it was computed from. Otherwise
+// the Op fails at once with ErrNotApplied. A caller that stages a batch
+// against a state machine applied through base uses it so that no entry it
+// has not applied can come between that state and the batch.
+func (n *Node) ProposeAfter(base uint64, data []byte, tag any) *Op {
+	return n.enqueue(&Op{data: data, tag: tag, base: base, cas: true})
+}
+
 // ReadIndex returns an Op that resolves once the state machine reflects
 // every entry committed before the call (see the package doc).
 func (n *Node) ReadIndex() *Op { return n.enqueue(&Op{read: true}) }
@@ -454,7 +467,15 @@ func (n *Node) loop() error {
 				break drain
 			}
 		}
-		n.propose()
+		// Handle what the inputs made ready first, so that the log holds
+		// every entry raft has (ProposeAfter compares against it) and the
+		// role is current.
+		if err := n.ready(); err != nil {
+			return err
+		}
+		if err := n.propose(); err != nil {
+			return err
+		}
 		if err := n.ready(); err != nil {
 			return err
 		}
@@ -512,12 +533,19 @@ func (n *Node) reportSnapshot(r snapReport) {
 
 // propose hands the queued proposals and reads to raft. Proposals are
 // refused unless this member is a ready leader.
-func (n *Node) propose() {
+func (n *Node) propose() error {
 	n.qmu.Lock()
 	q := n.queued
 	n.queued = nil
 	n.qmu.Unlock()
+	if len(q) == 0 {
+		return nil
+	}
 	ready := n.role == Leader && n.termStart != 0 && n.applied >= n.termStart
+	last, err := n.cfg.Storage.LastIndex()
+	if err != nil {
+		return fmt.Errorf("replica: last index: %w", err)
+	}
 	for _, o := range q {
 		if o.read {
 			if n.rn.BasicStatus().Lead == raft.None {
@@ -537,13 +565,19 @@ func (n *Node) propose() {
 			o.resolve(ErrNotLeader)
 			continue
 		}
+		if o.cas && o.base != last {
+			o.resolve(fmt.Errorf("%w: the log is at %d, the proposal follows %d", ErrNotApplied, last, o.base))
+			continue
+		}
 		if err := n.rn.Propose(o.data); err != nil {
 			o.resolve(fmt.Errorf("%w: %v", ErrNotApplied, err))
 			continue
 		}
+		last++
 		n.unplaced = append(n.unplaced, o)
 		n.byAge = append(n.byAge, o)
 	}
+	return nil
 }
 
 // ready handles every Ready raft has: persist, send, apply, advance.
@@ -689,7 +723,7 @@ func (n *Node) apply(e *raftpb.Entry) error {
 		}
 	}
 	switch {
-	case e.GetType() == raftpb.EntryNormal && len(e.GetData()) > 0:
+	case e.GetType() == raftpb.EntryNormal:
 		if err := n.cfg.StateMachine.Apply(e, own); err != nil {
 			return fmt.Errorf("replica: apply entry %d: %w", idx, err)
 		}

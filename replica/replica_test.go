@@ -30,11 +30,19 @@ type record struct {
 type testSM struct {
 	mu      sync.Mutex
 	applied []record
+	index   uint64 // the last entry applied, empty ones included
 }
 
 func (s *testSM) Apply(e *raftpb.Entry, own *Op) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e.GetIndex() <= s.index {
+		return fmt.Errorf("entry %d applied after %d", e.GetIndex(), s.index)
+	}
+	s.index = e.GetIndex()
+	if len(e.GetData()) == 0 {
+		return nil // a new leader's empty entry
+	}
 	if n := len(s.applied); n > 0 && e.GetIndex() <= s.applied[n-1].index {
 		return fmt.Errorf("entry %d applied after %d", e.GetIndex(), s.applied[n-1].index)
 	}
@@ -58,10 +66,7 @@ func (s *testSM) records() []record {
 func (s *testSM) last() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.applied) == 0 {
-		return 0
-	}
-	return s.applied[len(s.applied)-1].index
+	return s.index
 }
 
 // gate cuts a member off the network in both directions when closed.
@@ -448,6 +453,35 @@ func TestReadIndexAfterWrites(t *testing.T) {
 		}
 		if r.Index() < ops[9].Index() || m.sm.last() < ops[9].Index() {
 			t.Fatalf("member %d: read index %d, applied %d, last write at %d", m.id, r.Index(), m.sm.last(), ops[9].Index())
+		}
+	}
+}
+
+// ProposeAfter proposes only right after the given index: a base that is
+// not the log's last index is refused at once, the right one lands at
+// base+1.
+func TestProposeAfter(t *testing.T) {
+	c := newCluster(t, testConfig())
+	l := c.leader(0)
+	var o outcomes
+	for _, op := range o.propose(l, 5) {
+		if err := op.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := l.sm.last()
+	if err := l.node.ProposeAfter(base-1, []byte("stale"), nil).Err(); !errors.Is(err, ErrNotApplied) {
+		t.Fatalf("ProposeAfter a stale base: %v, want ErrNotApplied", err)
+	}
+	op := l.node.ProposeAfter(base, []byte("next"), nil)
+	if err := op.Err(); err != nil || op.Index() != base+1 {
+		t.Fatalf("ProposeAfter(%d): %v at %d", base, err, op.Index())
+	}
+	for _, m := range c.members {
+		if m.id != l.id {
+			if err := m.node.ProposeAfter(base+1, []byte("follower"), nil).Err(); !errors.Is(err, ErrNotLeader) {
+				t.Fatalf("ProposeAfter on a follower: %v", err)
+			}
 		}
 	}
 }
