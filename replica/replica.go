@@ -218,6 +218,7 @@ type Node struct {
 	applied   uint64
 	termStart uint64 // index of the first entry of this leader's term; 0 if none
 	role      Role
+	lead      uint64
 	unplaced  []*Op            // proposed this turn, awaiting their entries in the Ready
 	pending   map[uint64][]*Op // placed proposals by index
 	reads     map[uint64]*Op   // reads awaiting their ReadState, by request context
@@ -586,7 +587,7 @@ func (n *Node) ready() error {
 		rd := n.rn.Ready()
 		term := n.rn.BasicStatus().HardState.GetTerm()
 		if rd.SoftState != nil {
-			n.changeRole(roleOf(rd.RaftState))
+			n.changeRole(roleOf(rd.RaftState), rd.Lead)
 		}
 		if err := n.place(rd.Entries, term); err != nil {
 			return err
@@ -645,15 +646,17 @@ func (n *Node) place(ents []*raftpb.Entry, term uint64) error {
 	return nil
 }
 
-// changeRole notes a new role. Reads not yet confirmed by a leader that
-// lost its role are answered not applied: raft drops them.
-func (n *Node) changeRole(r Role) {
-	if n.role == Leader && r != Leader {
+// changeRole notes a new role and leader. Reads not yet confirmed when
+// the leader changes are answered not applied: raft drops those a deposed
+// leader held, and those a follower sent to the old leader are lost.
+func (n *Node) changeRole(r Role, lead uint64) {
+	if lead != n.lead || (n.role == Leader && r != Leader) {
 		for rctx, o := range n.reads {
 			delete(n.reads, rctx)
-			o.resolve(fmt.Errorf("%w: leadership lost before the read was confirmed", ErrNotApplied))
+			o.resolve(fmt.Errorf("%w: the leader changed before the read was confirmed", ErrNotApplied))
 		}
 	}
+	n.lead = lead
 	if r != Leader {
 		n.termStart = 0
 	}

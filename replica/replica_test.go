@@ -327,7 +327,13 @@ func TestReplicateFailoverRestart(t *testing.T) {
 	}
 
 	c.stop(l)
+	// A read a follower sent to the leader that died is answered not
+	// applied once the follower learns of it, not left to time out.
+	lost := c.members[l.id%3+1].node.ReadIndex()
 	l2 := c.leader(l.id)
+	if err := lost.Err(); !errors.Is(err, ErrNotApplied) {
+		t.Fatalf("read sent to a dead leader: %v, want ErrNotApplied", err)
+	}
 	ops := o.propose(l2, 200)
 	for _, op := range ops {
 		op.Wait()
