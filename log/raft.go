@@ -172,3 +172,12 @@ func CheckpointDir(dir string) (path string, n uint64, ok bool, err error) {
 // CheckpointName is the name, inside a log directory, of the sealed
 // checkpoint covering index n.
 func CheckpointName(n uint64) string { return checkpointName(n) }
+
+// LockDir takes the exclusive, non-blocking flock(2) on dir/LOCK that Open
+// takes on a log directory, for a directory that holds a log with files of
+// its own beside it (a cluster member's). It fails with ErrLocked when
+// another process holds it; closing the file releases it.
+func LockDir(dir string) (*os.File, error) { return lockDir(dir) }
+
+// SyncDir fsyncs directory dir, so that the names in it are durable.
+func SyncDir(dir string) error { return syncDir(dir) }
