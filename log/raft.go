@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/tidwall/wal"
 )
 
 // This file is what a cluster member's raft storage needs of the log beyond
@@ -64,6 +66,11 @@ func (l *Log) ReadRaft(index uint64) (RaftEntry, error) {
 		return RaftEntry{}, fmt.Errorf("%w: entry %d, the wal holds [%d, %d]", ErrIndex, index, first, l.last)
 	}
 	b, err := l.wal.Read(index)
+	if errors.Is(err, wal.ErrCorrupt) {
+		// tidwall found a frame that does not parse in an older segment,
+		// which it reads only now: damage, never a torn tail.
+		return RaftEntry{}, &CorruptionError{Path: filepath.Join(l.dir, walDirName), Index: index, Err: err}
+	}
 	if err != nil {
 		return RaftEntry{}, fmt.Errorf("log: read entry %d: %w", index, err)
 	}
