@@ -515,3 +515,30 @@ func (s *Storage) Close() error {
 	}
 	return err
 }
+
+// ConfChanges returns the conf change entries (EntryConfChange and
+// EntryConfChangeV2) after the newest snapshot through index through. On
+// restart raft's ConfState is the snapshot's (InitialState), and with
+// raft.Config.Applied set to Replay's index raft hands back no entry at or
+// before it: the loop re-applies these with RawNode.ApplyConfChange after
+// creating the node, so that membership changes after the snapshot are
+// not lost (bootstrap's conf changes, for a log without a snapshot).
+func (s *Storage) ConfChanges(through uint64) ([]*raftpb.Entry, error) {
+	s.mu.Lock()
+	from := s.snap.index + 1
+	s.mu.Unlock()
+	if through < from {
+		return nil, nil
+	}
+	ents, err := s.Entries(from, through+1, ^uint64(0))
+	if err != nil {
+		return nil, err
+	}
+	var ccs []*raftpb.Entry
+	for _, e := range ents {
+		if t := e.GetType(); t == raftpb.EntryType_EntryConfChange || t == raftpb.EntryType_EntryConfChangeV2 {
+			ccs = append(ccs, e)
+		}
+	}
+	return ccs, nil
+}
