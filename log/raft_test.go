@@ -267,3 +267,20 @@ func TestCreateAfter(t *testing.T) {
 		t.Fatalf("checkpoint file = %q, %v", b, err)
 	}
 }
+
+func TestDecodeBatch(t *testing.T) {
+	var got []string
+	fn := func(r Record) error { got = append(got, string(r.Data)); return nil }
+	if err := DecodeBatch(batchData("a", "bc"), fn); err != nil || fmt.Sprint(got) != "[a bc]" {
+		t.Fatalf("DecodeBatch = %v, %v", got, err)
+	}
+	if err := DecodeBatch(nil, fn); err != nil {
+		t.Fatalf("an empty batch: %v", err)
+	}
+	for _, bad := range [][]byte{{1}, {1, 0, 0, 0}, {1, 0, 0, 0, 0, 0}, append(batchData("a"), 'x')} {
+		got = nil
+		if err := DecodeBatch(bad, fn); !errors.Is(err, ErrCorrupt) || got != nil {
+			t.Errorf("DecodeBatch(%x) = %v, %v records; want ErrCorrupt and none", bad, err, len(got))
+		}
+	}
+}

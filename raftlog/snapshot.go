@@ -111,6 +111,7 @@ func (s *Storage) Compact(n uint64) error {
 			runs = runs[1:]
 		}
 		s.terms, s.dummy, s.dummyTerm = runs, c, t
+		s.cutRecent()
 	}
 	l := s.log
 	s.mu.Unlock()

@@ -88,7 +88,18 @@ type Storage struct {
 	dummy, dummyTerm uint64
 	last             uint64
 	terms            []termRun // covers (dummy, last]
+	// recent holds the last entries appended, recent[k] at index
+	// recentFirst+k and the last at last, up to cacheBytes of data: raft
+	// reads each entry back once it is committed, and these are the ones
+	// it asks for.
+	recent      []*raftpb.Entry
+	recentFirst uint64
+	recentBytes int
 }
+
+// cacheBytes bounds the data of the entries Storage keeps in memory (a
+// variable for the tests).
+var cacheBytes = 32 << 20
 
 var _ raft.Storage = (*Storage)(nil)
 
@@ -182,6 +193,7 @@ func (s *Storage) load(l *log.Log) error {
 		return fmt.Errorf("%w: the wal in %s starts at index %d, which snapshot %d does not reach", ErrCorrupt, logDir, first, s.snap.index)
 	}
 	s.terms = s.terms[:0]
+	s.recent, s.recentFirst, s.recentBytes = nil, 0, 0
 	for i := s.dummy + 1; i <= s.last; i++ {
 		e, err := l.ReadRaft(i)
 		if err != nil {
@@ -262,11 +274,16 @@ func (s *Storage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	var ents []*raftpb.Entry
 	var size uint64
 	for i := lo; i < hi; i++ {
-		e, err := s.log.ReadRaft(i)
-		if err != nil {
-			return nil, err
+		var pe *raftpb.Entry
+		if len(s.recent) > 0 && i >= s.recentFirst {
+			pe = s.recent[i-s.recentFirst]
+		} else {
+			e, err := s.log.ReadRaft(i)
+			if err != nil {
+				return nil, err
+			}
+			pe = &raftpb.Entry{Term: new(e.Term), Index: new(e.Index), Type: raftpb.EntryType(e.Type).Enum(), Data: e.Data}
 		}
-		pe := &raftpb.Entry{Term: new(e.Term), Index: new(e.Index), Type: raftpb.EntryType(e.Type).Enum(), Data: e.Data}
 		size += uint64(proto.Size(pe))
 		if len(ents) > 0 && size > maxSize {
 			break
@@ -454,6 +471,7 @@ func (s *Storage) Append(entries []*raftpb.Entry) error {
 		}
 		s.last = first - 1
 		s.cutTerms(s.last)
+		s.cutRecent()
 		if err := s.step("truncated-back"); err != nil {
 			return err
 		}
@@ -472,8 +490,45 @@ func (s *Storage) Append(entries []*raftpb.Entry) error {
 		}
 		s.last = re.Index
 		s.addTerm(re.Index, re.Term)
+		s.remember(e)
 	}
 	return nil
+}
+
+// remember caches e, just appended at s.last. The entries are raft's, which
+// neither raft nor Storage modifies.
+func (s *Storage) remember(e *raftpb.Entry) {
+	if len(s.recent) == 0 {
+		s.recentFirst = e.GetIndex()
+	}
+	s.recent = append(s.recent, e)
+	s.recentBytes += len(e.GetData())
+	for len(s.recent) > 1 && s.recentBytes > cacheBytes {
+		s.dropRecent()
+	}
+}
+
+func (s *Storage) dropRecent() {
+	s.recentBytes -= len(s.recent[0].GetData())
+	s.recent[0] = nil
+	s.recent = s.recent[1:]
+	s.recentFirst++
+}
+
+// cutRecent forgets cached entries after s.last and at or before s.dummy.
+func (s *Storage) cutRecent() {
+	if len(s.recent) == 0 {
+		return
+	}
+	for len(s.recent) > 0 && s.recentFirst+uint64(len(s.recent))-1 > s.last {
+		n := len(s.recent) - 1
+		s.recentBytes -= len(s.recent[n].GetData())
+		s.recent[n] = nil
+		s.recent = s.recent[:n]
+	}
+	for len(s.recent) > 0 && s.recentFirst <= s.dummy {
+		s.dropRecent()
+	}
 }
 
 // Replay reads the state the raft loop must rebuild before it starts the

@@ -133,9 +133,13 @@ func compareReads(t *testing.T, step int, rng *rand.Rand, s *Storage, ms *raft.M
 // snapshots with compaction, and reopens of Storage, and compares every
 // read raft makes after each step.
 func TestDifferentialMemoryStorage(t *testing.T) {
-	for seed := int64(1); seed <= 4; seed++ {
+	defer func(n int) { cacheBytes = n }(cacheBytes)
+	for seed := int64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewSource(seed))
+			// Small caches make Entries read from the cache and the wal
+			// in one call.
+			cacheBytes = []int{32 << 20, 40, 200}[seed%3]
 			dir := t.TempDir()
 			trailing := uint64(rng.Intn(4))
 			opts := Options{Trailing: trailing, NoSync: seed%2 == 0, SegmentSize: 1 << 10}
