@@ -19,10 +19,12 @@
 //	                                the live records as of N, sealed, with
 //	DIR/log/checkpoint.N.sealed/RAFT  the snapshot's raft metadata (below)
 //	DIR/snapshot.recv.N.*.tmp/      a snapshot being received; removed by Open
-//	DIR/snapshot.received/          a received snapshot, whole and verified,
-//	                                that raft has not installed yet: a log
+//	DIR/snapshot.received.N.T/      a received snapshot (index N, term T, 20
+//	                                digits each), whole and verified, that
+//	                                raft has not installed yet: a log
 //	                                directory (its checkpoint and an empty
 //	                                wal from N+1); removed by Open
+//	DIR/snapshot.install/           the received snapshot being installed
 //	DIR/log.old/                    the log an install replaced; removed
 //
 // # Raft index and wal index
@@ -105,14 +107,16 @@
 // Commit fsyncs the checkpoint directory, creates the empty wal from N+1
 // (log.CreateAfter: segment, wal directory and directory fsynced), reads
 // the checkpoint back against its seal, checks RAFT against the MsgSnap,
-// renames the directory to DIR/snapshot.received and fsyncs DIR. Only then
-// does the transport hand the MsgSnap to raft.
+// renames the directory to DIR/snapshot.received.N.T and fsyncs DIR. Only
+// then does the transport hand the MsgSnap to raft.
 //
 // Installing it (Save, when raft has accepted the snapshot and put it in a
-// Ready): the log is closed, DIR/log renamed to DIR/log.old,
-// DIR/snapshot.received renamed to DIR/log, DIR fsynced, DIR/log.old
-// removed, the new log opened. The received snapshot is installed only when
-// raft asks: raft may refuse a snapshot it no longer needs.
+// Ready): the log is closed, DIR/snapshot.received.N.T renamed to
+// DIR/snapshot.install, DIR/log to DIR/log.old, DIR/snapshot.install to
+// DIR/log, DIR fsynced, DIR/log.old and any other received snapshot
+// removed, the new log opened. A received snapshot is installed only when
+// raft asks, and the one it names: raft may refuse a snapshot it no longer
+// needs, or take another that arrived meanwhile.
 //
 // # Crash table
 //
@@ -126,8 +130,9 @@
 //	suffix cut, new entries not written       the log through the cut, old
 //	                                          HardState; the leader resends
 //	sink writing or committing                snapshot.recv.*.tmp removed
-//	snapshot.received, not installed          removed: raft asks again
-//	install: log renamed to log.old           snapshot.received becomes log
+//	snapshot.received.N.T, not installed      removed: raft asks again
+//	install: renamed to snapshot.install      removed; the old log stays
+//	install: log renamed to log.old           snapshot.install becomes log
 //	                                          (raft had accepted it); the
 //	                                          commit index is at least N
 //	install: both renames done                log.old removed

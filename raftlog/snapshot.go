@@ -377,8 +377,8 @@ func (k *Sink) fail(err error) error {
 // and a wal starting after its index (log.CreateAfter) are made durable;
 // the checkpoint is read back whole against its seal and its RAFT file
 // must name the message's index and term; then the temporary directory
-// is renamed to dir/snapshot.received (replacing an older one) and dir is
-// fsynced. Nothing of the member's log changes until ApplySnapshot.
+// is renamed to dir/snapshot.received.N.T (N and T the snapshot's index
+// and term) and dir is fsynced. Nothing of the member's log changes until ApplySnapshot.
 func (k *Sink) Commit() error {
 	if k.err != nil {
 		return k.err
@@ -421,7 +421,7 @@ func (k *Sink) commit() error {
 	}
 	k.s.mu.Lock()
 	defer k.s.mu.Unlock()
-	final := filepath.Join(k.s.dir, receivedName)
+	final := filepath.Join(k.s.dir, receivedName(k.index, k.term))
 	if err := os.RemoveAll(final); err != nil {
 		return fmt.Errorf("raftlog: remove older received snapshot: %w", err)
 	}
@@ -449,10 +449,12 @@ func (k *Sink) Abort() {
 
 // ApplySnapshot installs the received snapshot snap names (a Sink
 // committed it), replacing the member's whole log: the open log is closed,
-// dir/log is renamed to dir/log.old, dir/snapshot.received to dir/log,
-// dir is fsynced, dir/log.old is removed, and the new log (the checkpoint
-// at N and an empty wal from N+1) is opened. A crash between the two
-// renames is finished by Open. It fails with raft.ErrSnapOutOfDate when
+// dir/snapshot.received.N.T is renamed to dir/snapshot.install, dir/log to
+// dir/log.old, dir/snapshot.install to dir/log; dir is fsynced, dir/log.old
+// and the other received snapshots are removed, and the new log (the
+// checkpoint at N and an empty wal from N+1) is opened. A crash after
+// dir/log was moved away is finished by Open; one before leaves the old
+// log. It fails with raft.ErrSnapOutOfDate when
 // snap is not after the newest snapshot, and with ErrNoSnapshot when no
 // received snapshot has snap's index and term. Save calls it.
 func (s *Storage) ApplySnapshot(snap *raftpb.Snapshot) error {
@@ -465,7 +467,7 @@ func (s *Storage) ApplySnapshot(snap *raftpb.Snapshot) error {
 	if s.snap.index != 0 && s.snap.index >= m.GetIndex() {
 		return raft.ErrSnapOutOfDate
 	}
-	recv := filepath.Join(s.dir, receivedName)
+	recv := filepath.Join(s.dir, receivedName(m.GetIndex(), m.GetTerm()))
 	ckDir, n, ok, err := log.CheckpointDir(recv)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -487,7 +489,7 @@ func (s *Storage) ApplySnapshot(snap *raftpb.Snapshot) error {
 		s.failed = err
 		return err
 	}
-	if err := s.swap(); err != nil {
+	if err := s.swap(recv); err != nil {
 		s.failed = err
 		return err
 	}
@@ -498,10 +500,29 @@ func (s *Storage) ApplySnapshot(snap *raftpb.Snapshot) error {
 	return nil
 }
 
-// swap puts dir/snapshot.received in the place of dir/log.
-func (s *Storage) swap() error {
+// receivedName names a received snapshot's directory by its index and
+// term: raft may take any of those received, and installs the one it took.
+func receivedName(index, term uint64) string {
+	return fmt.Sprintf("%s%020d.%020d", receivedPrefix, index, term)
+}
+
+// swap puts the received snapshot recv in the place of dir/log: recv is
+// renamed dir/snapshot.install (the one Open finishes installing),
+// dir/log dir/log.old, dir/snapshot.install dir/log; dir is fsynced, then
+// dir/log.old and the other received snapshots are removed.
+func (s *Storage) swap(recv string) error {
 	logDir, old := filepath.Join(s.dir, logDirName), filepath.Join(s.dir, oldLogName)
+	install := filepath.Join(s.dir, installName)
 	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(install); err != nil {
+		return err
+	}
+	if err := os.Rename(recv, install); err != nil {
+		return fmt.Errorf("raftlog: install: %w", err)
+	}
+	if err := s.step("install-staged"); err != nil {
 		return err
 	}
 	if err := os.Rename(logDir, old); err != nil {
@@ -510,7 +531,7 @@ func (s *Storage) swap() error {
 	if err := s.step("install-old-moved"); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(s.dir, receivedName), logDir); err != nil {
+	if err := os.Rename(install, logDir); err != nil {
 		return fmt.Errorf("raftlog: install: %w", err)
 	}
 	if !s.opts.NoSync {
@@ -521,7 +542,8 @@ func (s *Storage) swap() error {
 	if err := s.step("install-renamed"); err != nil {
 		return err
 	}
-	return s.removeAndSync(old)
+	others, _ := filepath.Glob(filepath.Join(s.dir, receivedPrefix+"*"))
+	return s.removeAndSync(append(others, old)...)
 }
 
 func (s *Storage) removeAndSync(paths ...string) error {
@@ -545,7 +567,7 @@ func (s *Storage) recover() error {
 	}
 	var stale []string
 	for _, e := range ents {
-		if name := e.Name(); name == hardStateName+tmpSuffix ||
+		if name := e.Name(); name == hardStateName+tmpSuffix || strings.HasPrefix(name, receivedPrefix) ||
 			strings.HasPrefix(name, recvPrefix) && strings.HasSuffix(name, tmpSuffix) {
 			stale = append(stale, filepath.Join(s.dir, name))
 		}
@@ -559,7 +581,7 @@ func (s *Storage) recover() error {
 	if !exists(logDirName) {
 		// An install stopped between its two renames: the received
 		// snapshot, which raft had accepted, becomes the log.
-		for _, from := range []string{receivedName, oldLogName} {
+		for _, from := range []string{installName, oldLogName} {
 			if exists(from) {
 				if err := os.Rename(filepath.Join(s.dir, from), logDir); err != nil {
 					return fmt.Errorf("raftlog: finish install: %w", err)
@@ -573,7 +595,7 @@ func (s *Storage) recover() error {
 			}
 		}
 	}
-	for _, name := range []string{receivedName, oldLogName} {
+	for _, name := range []string{installName, oldLogName} {
 		if exists(name) {
 			stale = append(stale, filepath.Join(s.dir, name))
 		}

@@ -143,8 +143,8 @@ func checkInstalled(t *testing.T, s *Storage) {
 func checkOld(t *testing.T, s *Storage) {
 	t.Helper()
 	checkOldLog(t, s)
-	if _, err := os.Stat(filepath.Join(s.dir, receivedName)); !os.IsNotExist(err) {
-		t.Fatalf("a received snapshot is left: %v", err)
+	if m, _ := filepath.Glob(filepath.Join(s.dir, "snapshot.*")); len(m) != 0 {
+		t.Fatalf("a received snapshot is left: %v", m)
 	}
 }
 
@@ -275,6 +275,7 @@ func TestSnapshotInstallInterrupted(t *testing.T) {
 	}{
 		{"snapshot-received", false},
 		{"install", false},
+		{"install-staged", false},
 		{"install-old-moved", true},
 		{"install-renamed", true},
 	} {

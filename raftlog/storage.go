@@ -17,13 +17,14 @@ import (
 )
 
 const (
-	lockName      = "LOCK"
-	hardStateName = "HARDSTATE"
-	logDirName    = "log"
-	oldLogName    = "log.old"
-	receivedName  = "snapshot.received"
-	recvPrefix    = "snapshot.recv."
-	tmpSuffix     = ".tmp"
+	lockName       = "LOCK"
+	hardStateName  = "HARDSTATE"
+	logDirName     = "log"
+	oldLogName     = "log.old"
+	receivedPrefix = "snapshot.received."
+	installName    = "snapshot.install"
+	recvPrefix     = "snapshot.recv."
+	tmpSuffix      = ".tmp"
 	// metaName is the file in a snapshot's checkpoint directory that holds
 	// its raft metadata.
 	metaName = "RAFT"
