@@ -236,3 +236,28 @@ func TestTornWal(t *testing.T) {
 		}
 	})
 }
+
+// With CommitLag a commit index that moved less is not written, one that
+// moved that far or a term or vote change is, and Replay stops at the
+// durable one.
+func TestCommitLag(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{CommitLag: 4})
+	save(t, s, hardState(1, 1, 0), terms(1, 10, 1, "a")...)
+	save(t, s, hardState(1, 1, 3), terms(11, 11, 1, "a")...)
+	checkHardState(t, s, 1, 1, 0)
+	save(t, s, hardState(1, 1, 4), terms(12, 12, 1, "a")...)
+	checkHardState(t, s, 1, 1, 4)
+	save(t, s, hardState(1, 1, 6), terms(13, 13, 1, "a")...)
+	checkHardState(t, s, 1, 1, 4)
+	save(t, s, hardState(2, 0, 7))
+	checkHardState(t, s, 2, 0, 7)
+	save(t, s, hardState(2, 0, 9), terms(14, 14, 2, "b")...)
+	s.Close()
+	s = openT(t, dir, Options{CommitLag: 4})
+	defer s.Close()
+	checkHardState(t, s, 2, 0, 7)
+	if applied, recs := replayRecords(t, s); applied != 7 || len(recs) != 7 {
+		t.Fatalf("Replay = %d %v, want through 7", applied, recs)
+	}
+}

@@ -89,9 +89,13 @@
 // whose term or vote is older (safe: nothing depending on the new ones was
 // sent). The other order could leave a commit index past the last durable
 // entry, which raft refuses at start. A change of the commit index alone
-// (MustSync false) is not written: the durable commit may lag further,
-// which costs a longer catch-up after a restart, never an acknowledged
-// write (it is durable in a majority of logs).
+// with MustSync false is not written, nor, with Options.CommitLag, one of
+// fewer entries: the durable commit may lag further, which costs a longer
+// catch-up after a restart, never an acknowledged write (it is durable in
+// a majority of logs). A HardState write costs two fsyncs (file and
+// directory) on top of the wal's one, and a busy leader's commit index
+// moves with nearly every Ready: CommitLag trades restart catch-up for
+// throughput (BenchmarkSave).
 //
 // # Snapshots
 //
