@@ -363,9 +363,19 @@ func (s *Storage) snapshot() *raftpb.Snapshot {
 //     MustSync false is not written: the durable commit index may lag, and
 //     a restart replays up to the durable one.
 //
-// A failure leaves the Storage refusing writes: what reached the disk is
-// known only after a reopen.
-func (s *Storage) Save(rd raft.Ready) error {
+// Any failure leaves the Storage refusing writes, and the loop must stop
+// (raft cannot take a Ready back): what reached the disk is known only
+// after a reopen.
+func (s *Storage) Save(rd raft.Ready) (err error) {
+	defer func() {
+		if err != nil {
+			s.mu.Lock()
+			if s.failed == nil {
+				s.failed = err
+			}
+			s.mu.Unlock()
+		}
+	}()
 	installed := false
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := s.ApplySnapshot(rd.Snapshot); err != nil {
