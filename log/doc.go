@@ -16,6 +16,8 @@
 //	DIR/wal/00000000000000000001   tidwall/wal segment, named by its first index
 //	DIR/wal/00000000000000012345   ... the newest segment takes the appends
 //	DIR/wal/<segment>.broken       bytes cut off a torn tail, kept as evidence
+//	DIR/wal/<segment>.END          a cluster member's TruncateBack in progress
+//	                               (tidwall's), finished by Open
 //	DIR/checkpoint.N.sealed/       live records as of index N (see checkpoint.go),
 //	                               in the same segment and entry format
 //	DIR/checkpoint.N.sealed/SEAL   what the checkpoint holds: entries, records,
@@ -36,7 +38,7 @@
 //	| length uvarint | entry (length bytes)      |  ... repeated
 //	+----------------+---------------------------+
 //
-// # Entry layout (this package's format, version 1)
+// # Entry layout (this package's format, version 1: the single node's)
 //
 // An entry is one atomic batch of records: a crash leaves all of its records
 // on disk or none of them (a torn entry fails its checksum and is cut off).
@@ -51,6 +53,38 @@
 //	                type    1 byte, never 0
 //	                length  uvarint
 //	                data    length bytes, opaque to this package
+//
+// # Entry layout, version 2 (a cluster member's raft entry)
+//
+// A cluster member's wal holds one raft entry per tidwall entry, written by
+// AppendRaft; the single node never writes one. The log index is the raft
+// index: a member's wal starts at 1, or after the snapshot it installed
+// (CreateAfter names its first segment index n+1), never at an offset. The
+// CRC, version and index are where version 1 has them, so framing, repair
+// and the index check are the same for both.
+//
+//	offset  size  field
+//	0       4     CRC-32C (Castagnoli) of bytes [4, end)
+//	4       1     format version, 2
+//	5       8     log index = raft index of this entry
+//	13      8     raft term
+//	21      1     raft entry type (raftpb.EntryType: 0 normal, 1 conf
+//	              change, 2 conf change v2)
+//	22      ...   raft entry data. For a normal entry with data, a record
+//	              batch, byte for byte what a version 1 entry holds from
+//	              its byte 13 (Batch.Data):
+//	                count   4 bytes, number of records that follow
+//	                records as in version 1
+//	              For an empty normal entry (a new leader's) nothing; for
+//	              other types raft's marshalled ConfChange, not checked here.
+//
+// Readers (Scan, Replay, DecodeEntry and so the node and offsets-log) read
+// both versions in one log; a version 2 entry's records are its batch's,
+// reported at its index, and an entry of another raft type or an empty one
+// holds no records. A member cuts a conflicting suffix with TruncateBack:
+// tidwall writes the shortened segment to NAME.END, removes the later
+// segments and renames it to NAME; the wal directory is then fsynced. A
+// reader treats a NAME.END left by a crash as tidwall's Open does.
 //
 // Zero bytes frame as valid empty tidwall entries; an empty or all-zero entry
 // is reported as ErrZeroed, distinct from ErrChecksum (garbage), so that

@@ -7,8 +7,19 @@ import (
 	"hash/crc32"
 )
 
-// Version is the entry format version this package writes and reads.
+// Version is the entry format version that Append writes: one batch of
+// records, as the single node writes it.
 const Version = 1
+
+// VersionRaft is the entry format version that AppendRaft writes for a
+// cluster member: one raft entry (term, type and data) whose data, for a
+// normal entry, is a record batch as Batch.Data returns it. Readers read
+// both versions.
+const VersionRaft = 2
+
+// RaftEntryNormal is the raft entry type (raftpb.EntryNormal) whose data is
+// a record batch; entries of every other type hold no records for a reader.
+const RaftEntryNormal = 0
 
 const (
 	headerSize  = 17
@@ -16,6 +27,13 @@ const (
 	verOffset   = 4
 	indexOffset = 5
 	countOffset = 13
+
+	// Version 2 (VersionRaft): the raft fields follow the index.
+	termOffset      = 13
+	typeOffset      = 21
+	raftDataOffset  = 22
+	raftHeaderSize  = raftDataOffset
+	batchCountBytes = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -87,6 +105,19 @@ func (b *Batch) Size() int {
 	return len(b.buf)
 }
 
+// Data returns the batch as a record batch: the 4-byte little-endian record
+// count followed by the records, exactly as a version 1 entry holds them
+// from its byte 13 on. It is what a cluster member proposes as a normal
+// raft entry's data. The bytes alias the batch's buffer and are valid until
+// the next Add or Reset.
+func (b *Batch) Data() []byte {
+	if len(b.buf) == 0 {
+		b.buf = append(b.buf, make([]byte, headerSize)...)
+	}
+	binary.LittleEndian.PutUint32(b.buf[countOffset:], b.count)
+	return b.buf[countOffset:]
+}
+
 // Reset empties the batch, keeping its buffer.
 func (b *Batch) Reset() {
 	b.buf = b.buf[:0]
@@ -119,6 +150,9 @@ func EncodeEntry(idx uint64, recs ...Record) []byte {
 // DecodeEntry checks an entry's checksum, version and framing and calls fn
 // for each of its records, in order. It returns the entry's log index. It
 // never calls fn for a damaged entry: checks come before the first call.
+//
+// A version 2 entry's records are those of its data when it is a normal raft
+// entry; other raft entries have none.
 func DecodeEntry(entry []byte, fn func(Record) error) (idx uint64, err error) {
 	count, err := checkEntry(entry)
 	if err != nil {
@@ -128,7 +162,7 @@ func DecodeEntry(entry []byte, fn func(Record) error) (idx uint64, err error) {
 	if fn == nil {
 		return idx, nil
 	}
-	p := headerSize
+	p := recordsOffset(entry)
 	for i := uint32(0); i < count; i++ {
 		t := RecordType(entry[p])
 		n, w := binary.Uvarint(entry[p+1:])
@@ -154,28 +188,150 @@ func checkEntry(entry []byte) (uint32, error) {
 	if got := crcOf(entry); got != want {
 		return 0, fmt.Errorf("%w: stored %08x, computed %08x", ErrChecksum, want, got)
 	}
-	if v := entry[verOffset]; v != Version {
-		return 0, fmt.Errorf("%w: %d (this program reads version %d)", ErrVersion, v, Version)
+	var count uint32
+	var p int
+	switch v := entry[verOffset]; v {
+	case Version:
+		count, p = binary.LittleEndian.Uint32(entry[countOffset:]), headerSize
+	case VersionRaft:
+		if len(entry) < raftHeaderSize {
+			return 0, fmt.Errorf("%w: %d bytes, shorter than the %d-byte raft entry header", ErrCorrupt, len(entry), raftHeaderSize)
+		}
+		if !raftHasRecords(entry) {
+			return 0, nil // no data, or data that is raft's, not records
+		}
+		if len(entry) < raftDataOffset+batchCountBytes {
+			return 0, fmt.Errorf("%w: normal raft entry of %d data bytes, shorter than a record count", ErrCorrupt, len(entry)-raftDataOffset)
+		}
+		count, p = binary.LittleEndian.Uint32(entry[raftDataOffset:]), raftDataOffset+batchCountBytes
+	default:
+		return 0, fmt.Errorf("%w: %d (this program reads versions %d and %d)", ErrVersion, v, Version, VersionRaft)
 	}
-	count := binary.LittleEndian.Uint32(entry[countOffset:])
-	p := headerSize
+	if err := checkRecords(entry, count, p); err != nil {
+		return 0, err
+	}
+	return count, nil
+}
+
+// checkRecords checks that b[p:] is exactly count well-framed records.
+func checkRecords(entry []byte, count uint32, p int) error {
 	for i := uint32(0); i < count; i++ {
 		if p >= len(entry) {
-			return 0, fmt.Errorf("%w: record %d of %d starts past the end", ErrCorrupt, i, count)
+			return fmt.Errorf("%w: record %d of %d starts past the end", ErrCorrupt, i, count)
 		}
 		if entry[p] == 0 {
-			return 0, fmt.Errorf("%w: record %d has type 0", ErrCorrupt, i)
+			return fmt.Errorf("%w: record %d has type 0", ErrCorrupt, i)
 		}
 		n, w := binary.Uvarint(entry[p+1:])
 		if w <= 0 || n > uint64(len(entry)-p-1-w) || w != uvarintLen(n) {
-			return 0, fmt.Errorf("%w: record %d overruns the entry", ErrCorrupt, i)
+			return fmt.Errorf("%w: record %d overruns the entry", ErrCorrupt, i)
 		}
 		p += 1 + w + int(n)
 	}
 	if p != len(entry) {
-		return 0, fmt.Errorf("%w: %d bytes after the last record", ErrCorrupt, len(entry)-p)
+		return fmt.Errorf("%w: %d bytes after the last record", ErrCorrupt, len(entry)-p)
 	}
-	return count, nil
+	return nil
+}
+
+// DecodeBatch checks a record batch (Batch.Data: a normal raft entry's
+// data) and calls fn for each of its records, in order; empty data is a
+// batch of none. It is what a member applies a committed entry with; no
+// call is made for a damaged batch.
+func DecodeBatch(data []byte, fn func(Record) error) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if len(data) < batchCountBytes {
+		return fmt.Errorf("%w: record batch of %d bytes, shorter than its count", ErrCorrupt, len(data))
+	}
+	count := binary.LittleEndian.Uint32(data)
+	if err := checkRecords(data, count, batchCountBytes); err != nil {
+		return err
+	}
+	p := batchCountBytes
+	for range count {
+		n, w := binary.Uvarint(data[p+1:])
+		start := p + 1 + w
+		if err := fn(Record{Type: RecordType(data[p]), Data: data[start : start+int(n)]}); err != nil {
+			return err
+		}
+		p = start + int(n)
+	}
+	return nil
+}
+
+// raftHasRecords reports whether a version 2 entry's data is a record batch:
+// a normal raft entry with data. An empty normal entry (a new leader's) and
+// entries of other types (conf changes) hold no records.
+func raftHasRecords(entry []byte) bool {
+	return entry[typeOffset] == RaftEntryNormal && len(entry) > raftDataOffset
+}
+
+// recordCount returns the number of records of a checked entry of either
+// version and the offset of its first record.
+func recordCount(entry []byte) (count int, first int) {
+	if entry[verOffset] == Version {
+		return int(binary.LittleEndian.Uint32(entry[countOffset:])), headerSize
+	}
+	if !raftHasRecords(entry) {
+		return 0, len(entry)
+	}
+	return int(binary.LittleEndian.Uint32(entry[raftDataOffset:])), raftDataOffset + batchCountBytes
+}
+
+func recordsOffset(entry []byte) int {
+	_, p := recordCount(entry)
+	return p
+}
+
+// RaftEntry is a raft log entry as a version 2 log entry holds it.
+type RaftEntry struct {
+	Index uint64 // raft index; also the entry's place in the log
+	Term  uint64
+	Type  uint8 // raftpb.EntryType
+	// Data is the raft entry's data: for a normal entry a record batch
+	// (Batch.Data) or nothing; for other types raft's own bytes.
+	Data []byte
+}
+
+// EncodeRaftEntry appends to dst the bytes of a version 2 entry holding e,
+// and returns the extended slice. A normal entry's data must be empty or a
+// record batch that decodes whole; anything else is an ErrCorrupt error, so
+// that no entry is written that a reader would refuse.
+func EncodeRaftEntry(dst []byte, e RaftEntry) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, make([]byte, raftHeaderSize)...)
+	h := dst[start:]
+	h[verOffset] = VersionRaft
+	binary.LittleEndian.PutUint64(h[indexOffset:], e.Index)
+	binary.LittleEndian.PutUint64(h[termOffset:], e.Term)
+	h[typeOffset] = e.Type
+	dst = append(dst, e.Data...)
+	entry := dst[start:]
+	binary.LittleEndian.PutUint32(entry[crcOffset:], crcOf(entry))
+	if _, err := checkEntry(entry); err != nil {
+		return dst[:start], fmt.Errorf("log: raft entry %d: %w", e.Index, err)
+	}
+	return dst, nil
+}
+
+// DecodeRaftEntry checks a version 2 entry (checksum, version, framing) and
+// returns the raft entry it holds. Data aliases entry. A version 1 entry is
+// an ErrVersion error: it holds no raft fields.
+func DecodeRaftEntry(entry []byte) (RaftEntry, error) {
+	if _, err := checkEntry(entry); err != nil {
+		return RaftEntry{}, err
+	}
+	if entry[verOffset] != VersionRaft {
+		return RaftEntry{}, fmt.Errorf("%w: version %d entry holds no raft entry", ErrVersion, entry[verOffset])
+	}
+	return RaftEntry{
+		Index: binary.LittleEndian.Uint64(entry[indexOffset:]),
+		Term:  binary.LittleEndian.Uint64(entry[termOffset:]),
+		Type:  entry[typeOffset],
+		Data:  entry[raftDataOffset:],
+	}, nil
 }
 
 func isZero(b []byte) bool {

@@ -490,7 +490,7 @@ func (s *scanner) entry(path string, off, after int, entry []byte, idx, ck uint6
 	if ck != 0 {
 		at = ck
 	}
-	count := int(binary.LittleEndian.Uint32(entry[countOffset:]))
+	count, p := recordCount(entry)
 	if ck != 0 {
 		if idx != s.ckRead.entries+1 {
 			// A valid entry out of its place: files reports the gap itself.
@@ -508,7 +508,6 @@ func (s *scanner) entry(path string, off, after int, entry []byte, idx, ck uint6
 		}
 	}
 	// checkFrame has checked the framing of every record: walk it bare.
-	p := headerSize
 	for range count {
 		n, w := binary.Uvarint(entry[p+1:])
 		start := p + 1 + w
@@ -562,7 +561,7 @@ func resyncEntry(data []byte, off int, minIndex uint64) (at int, found bool, ind
 			continue
 		}
 		entry := data[p+w : p+w+int(size)]
-		if entry[verOffset] != Version {
+		if v := entry[verOffset]; v != Version && v != VersionRaft {
 			continue
 		}
 		idx := binary.LittleEndian.Uint64(entry[indexOffset:])

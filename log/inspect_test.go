@@ -189,7 +189,7 @@ func TestScanStopsAtMidLogDamage(t *testing.T) {
 func TestScanRefusesNewerVersion(t *testing.T) {
 	dir := inspLog(t, 3)
 	e := EncodeEntry(4, Record{Type: 1, Data: []byte("from the future")})
-	e[verOffset] = 2
+	e[verOffset] = VersionRaft + 1 // a version from the future
 	putCRC(e)
 	segs := inspSegments(t, dir)
 	f, _ := os.OpenFile(segs[len(segs)-1].path, os.O_APPEND|os.O_WRONLY, 0)

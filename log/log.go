@@ -50,6 +50,7 @@ type Log struct {
 	last      uint64 // index of the last entry written
 	tailBytes int    // bytes in tidwall's tail segment, mirrored to see cycles
 	dirDirty  bool   // a segment was created since the last directory fsync
+	scratch   []byte // AppendRaft's entry buffer
 	failed    error  // first write or sync failure that is final; the log refuses writes after it
 }
 
@@ -156,7 +157,15 @@ func (l *Log) Append(b *Batch) (uint64, error) {
 		return 0, fmt.Errorf("%w: after an earlier failure: %v", ErrClosed, l.failed)
 	}
 	idx := l.last + 1
-	entry := b.seal(idx)
+	if err := l.write(idx, b.seal(idx)); err != nil {
+		return 0, err
+	}
+	return idx, nil
+}
+
+// write appends entry, which holds index idx = l.last+1, as Append
+// describes; l.mu is held.
+func (l *Log) write(idx uint64, entry []byte) error {
 	// tidwall cycles before writing when the tail it opened or was left
 	// with is already over SegmentSize (a log opened with a smaller size,
 	// a rewind of a failed cycle).
@@ -167,13 +176,13 @@ func (l *Log) Append(b *Batch) (uint64, error) {
 	if err := l.wal.Write(idx, entry); err != nil {
 		if !isNoSpace(err) {
 			l.failed = err
-			return 0, fmt.Errorf("log: append entry %d: %w", idx, err)
+			return fmt.Errorf("log: append entry %d: %w", idx, err)
 		}
 		if rerr := l.rewind(); rerr != nil {
 			l.failed = rerr
-			return 0, fmt.Errorf("log: append entry %d: %w; bringing the log back to entry %d failed: %w", idx, err, l.last, rerr)
+			return fmt.Errorf("log: append entry %d: %w; bringing the log back to entry %d failed: %w", idx, err, l.last, rerr)
 		}
-		return 0, fmt.Errorf("%w: entry %d not written, the log is back at entry %d: %w", ErrNoSpace, idx, l.last, err)
+		return fmt.Errorf("%w: entry %d not written, the log is back at entry %d: %w", ErrNoSpace, idx, l.last, err)
 	}
 	l.last = idx
 	// tidwall cycles to a new segment right after a write that leaves the
@@ -183,7 +192,7 @@ func (l *Log) Append(b *Batch) (uint64, error) {
 		l.tailBytes = 0
 		l.dirDirty = true
 	}
-	return idx, nil
+	return nil
 }
 
 // isNoSpace reports whether an error from tidwall's Write is the file

@@ -288,7 +288,7 @@ func TestUnknownVersionNotCut(t *testing.T) {
 	appendN(t, l, 3)
 	l.Close()
 	e := EncodeEntry(4, Record{Type: 1, Data: []byte("from the future")})
-	e[verOffset] = 2
+	e[verOffset] = VersionRaft + 1 // a version from the future
 	putCRC(e)
 	seg := newestSegment(t, dir)
 	appendToFile(t, seg, append([]byte{byte(len(e))}, e...))

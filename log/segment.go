@@ -48,15 +48,17 @@ const segmentNameLen = 20
 func segmentName(index uint64) string { return fmt.Sprintf("%020d", index) }
 
 // listSegments returns the segments of walDir in index order, as tidwall/wal
-// would after finishing an interrupted TruncateFront: a NAME.START file
-// replaces NAME and every earlier segment.
+// would after finishing an interrupted TruncateFront or TruncateBack: a
+// NAME.START file replaces NAME and every earlier segment, a NAME.END file
+// (only a cluster member's TruncateBack writes one) replaces NAME and every
+// later segment.
 func listSegments(walDir string) ([]segmentFile, error) {
 	ents, err := os.ReadDir(walDir)
 	if err != nil {
 		return nil, err
 	}
 	var segs []segmentFile
-	var start *segmentFile
+	var start, end *segmentFile
 	for _, e := range ents {
 		name := e.Name()
 		if e.IsDir() || len(name) < segmentNameLen {
@@ -71,6 +73,10 @@ func listSegments(walDir string) ([]segmentFile, error) {
 			segs = append(segs, segmentFile{index, filepath.Join(walDir, name)})
 		case ".START":
 			start = &segmentFile{index, filepath.Join(walDir, name)}
+		case ".END":
+			if end == nil || index < end.index {
+				end = &segmentFile{index, filepath.Join(walDir, name)}
+			}
 		}
 	}
 	sort.Slice(segs, func(i, j int) bool { return segs[i].index < segs[j].index })
@@ -82,6 +88,15 @@ func listSegments(walDir string) ([]segmentFile, error) {
 			}
 		}
 		segs = kept
+	}
+	if end != nil {
+		kept := segs[:0:0]
+		for _, s := range segs {
+			if s.index < end.index {
+				kept = append(kept, s)
+			}
+		}
+		segs = append(kept, *end)
 	}
 	return segs, nil
 }

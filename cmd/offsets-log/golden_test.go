@@ -236,14 +236,14 @@ func requestsFile(t *testing.T, tmp string) {
 }
 
 // newerVersionLog writes $TMP/newer: a good entry, then one of entry
-// format version 2 with a valid checksum, as a newer program would write.
+// format version 3 with a valid checksum, as a newer program would write.
 func newerVersionLog(t *testing.T, tmp string) {
 	dir := filepath.Join(tmp, "newer")
 	if err := appendEntries(dir, 512, history()[:1]); err != nil {
 		t.Fatal(err)
 	}
 	e := log.EncodeEntry(2, commitRec("billing", "payments", 0, 11, "", ts(1)))
-	e[4] = 2
+	e[4] = 3
 	crc := crc32.Checksum(e[4:], crc32.MakeTable(crc32.Castagnoli))
 	e[0], e[1], e[2], e[3] = byte(crc), byte(crc>>8), byte(crc>>16), byte(crc>>24)
 	if err := appendTo(dir, frame(e)); err != nil {
