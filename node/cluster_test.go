@@ -98,3 +98,49 @@ func TestWorkRunsBetweenBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Route takes the messages it wants before they are parsed; messages on
+// Inject are served as if read from the input.
+func TestRouteAndInject(t *testing.T) {
+	st := newMemStore()
+	inject := make(chan []byte, 1)
+	var routed []string
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), inR, outW, Config{
+			Open:   func(string) (Offsets, error) { return st, nil },
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Route: func(msg []byte) bool {
+				if strings.Contains(string(msg), `"src":"c9"`) {
+					routed = append(routed, string(msg))
+					return true
+				}
+				return false
+			},
+			Inject: inject,
+		})
+		outW.Close()
+	}()
+	c := &interactive{t: t, in: inW, out: bufio.NewScanner(outR), done: done}
+	c.send(`"type":"init","node_id":"n1"`)
+	io.WriteString(inW, `{"src":"c9","dest":"n1","body":{"type":"fetch_offset","msg_id":7,"group":"g","topic":"t","partition":0}}`+"\n")
+	inject <- []byte(`{"src":"fwd1","dest":"n1","body":{"type":"commit_offset","msg_id":8,"group":"g","topic":"t","partition":0,"offset":4}}`)
+	if !c.out.Scan() {
+		t.Fatal("no reply to the injected commit")
+	}
+	if got, want := c.out.Text(), `{"src": "n1", "dest": "fwd1", "body": {"type": "commit_offset_ok", "in_reply_to": 8, "msg_id": 1}}`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if got := c.send(`"type":"fetch_offset","group":"g","topic":"t","partition":0`); !strings.Contains(got, `"offset": 4`) {
+		t.Fatalf("fetch after the injected commit: %s", got)
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(routed) != 1 || !strings.Contains(routed[0], `"msg_id":7`) {
+		t.Fatalf("routed %q", routed)
+	}
+}

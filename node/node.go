@@ -88,6 +88,17 @@ type Config struct {
 	// Status, if set, answers cluster_status; without it the node reports
 	// itself as the leader of a cluster of one.
 	Status func() ClusterStatus
+	// Route, if set, sees every message read from the input, on the
+	// reader's goroutine, before it is parsed; when it returns true the
+	// node leaves the message to it (a cluster member forwards it to the
+	// leader, or hands a transport message to the transport). A message
+	// with a lone UTF-16 surrogate escape is never routed: the node
+	// refuses it itself.
+	Route func(msg []byte) bool
+	// Inject, if set, carries whole messages that the node serves as if
+	// read from its input (a leader serves requests forwarded by
+	// followers); they are not routed.
+	Inject <-chan []byte
 }
 
 // ClusterStatus is a member's view of its cluster, as cluster_status
@@ -190,8 +201,20 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	}
 	gate := newInGate(in)
 	readErr := make(chan error, 1)
+	readDone := make(chan struct{})
+	injected := make(chan struct{})
+	if cfg.Inject != nil {
+		go func() {
+			defer close(injected)
+			n.readInjected(cfg.Inject, full, free, readDone)
+		}()
+	}
 	go func() {
 		readErr <- n.read(gate, full, free)
+		if cfg.Inject != nil {
+			close(readDone)
+			<-injected
+		}
 		close(full) // after the error is sent, so that serve's end sees it
 	}()
 
@@ -249,6 +272,9 @@ func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
 			handOver()
 			return err
 		}
+		if n.cfg.Route != nil && !f.lone && n.cfg.Route(msg) {
+			continue
+		}
 		c.reqs = append(c.reqs, request{})
 		r := &c.reqs[len(c.reqs)-1]
 		if perr := ps.parse(msg, f.lone, r, &c.arena); perr != nil {
@@ -258,6 +284,51 @@ func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
 		}
 		if len(c.reqs) == chunkSize {
 			handOver()
+		}
+	}
+}
+
+// readInjected parses the messages of Config.Inject into chunks, until
+// the input reader is done.
+func (n *Node) readInjected(inject <-chan []byte, full chan<- *chunk, free chan *chunk, done <-chan struct{}) {
+	var ps parser
+	for {
+		var msg []byte
+		select {
+		case msg = <-inject:
+		case <-done:
+			return
+		}
+		var c *chunk
+		select {
+		case c = <-free:
+		case <-done:
+			return
+		}
+		c.reqs, c.arena = c.reqs[:0], c.arena[:0]
+		for more := true; more; {
+			c.reqs = append(c.reqs, request{})
+			if err := ps.parse(msg, false, &c.reqs[len(c.reqs)-1], &c.arena); err != nil {
+				c.reqs = c.reqs[:len(c.reqs)-1]
+				n.log.Warn("skipping injected input", "reason", err.Error(), "input", preview(msg))
+			}
+			more = false
+			if len(c.reqs) < chunkSize {
+				select {
+				case msg = <-inject:
+					more = true
+				default:
+				}
+			}
+		}
+		if len(c.reqs) == 0 {
+			free <- c
+			continue
+		}
+		select {
+		case full <- c:
+		case <-done:
+			return
 		}
 	}
 }
