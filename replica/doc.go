@@ -77,4 +77,10 @@
 // before the read began. A read is answered with ErrNotApplied when this
 // member loses leadership before raft confirmed it, and ErrTimeout when
 // nothing is confirmed in time.
+//
+// # Application messages
+//
+// SendApp carries the application's own messages to a peer over the same
+// transport (a follower forwards client requests to the leader with it);
+// the peer's Config.OnApp receives them, and raft never sees them.
 package replica

@@ -96,6 +96,10 @@ type Config struct {
 	// NewSink, if set, receives snapshots streamed by peers (see
 	// transport.Handler.ReceiveSnapshot); without it they are refused.
 	NewSink func(snap *raftpb.Snapshot) (transport.SnapshotSink, error)
+	// OnApp, if set, receives the application messages peers send with
+	// SendApp, on a transport goroutine; it must not block for long (the
+	// transport stops reading from that peer meanwhile).
+	OnApp func(from uint64, data []byte)
 	// Logger gets the loop's events (slog.Default if nil).
 	Logger *slog.Logger
 }
@@ -383,8 +387,31 @@ func (n *Node) enqueue(o *Op) *Op {
 	return o
 }
 
+// Application messages travel through the raft transport as a message of
+// a type that raft only uses locally (RawNode.Step refuses it from a peer,
+// so one that reached raft would be dropped), marked by its Index, with the
+// data in Context.
+const (
+	appType   = raftpb.MsgUnreachable
+	appMarker = 0x6170706d7367 // "appmsg"
+)
+
+// SendApp sends data to peer to as an application message (Config.OnApp
+// on the peer). Like raft's messages it may be dropped; it never blocks.
+// Safe from any goroutine.
+func (n *Node) SendApp(to uint64, data []byte) {
+	n.tr.Send([]*raftpb.Message{{Type: appType.Enum(), From: new(n.cfg.ID), To: new(to),
+		Index: new(uint64(appMarker)), Context: data}})
+}
+
 // Receive implements transport.Handler.
 func (n *Node) Receive(m *raftpb.Message) {
+	if m.GetType() == appType && m.GetIndex() == appMarker {
+		if n.cfg.OnApp != nil {
+			n.cfg.OnApp(m.GetFrom(), m.GetContext())
+		}
+		return
+	}
 	select {
 	case n.recv <- m:
 	case <-n.stopped:

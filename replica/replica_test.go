@@ -491,3 +491,16 @@ func TestProposeAfter(t *testing.T) {
 		}
 	}
 }
+
+// Application messages reach the peer's OnApp and never raft.
+func TestSendApp(t *testing.T) {
+	got := make(chan string, 1)
+	cfg := testConfig()
+	cfg.OnApp = func(from uint64, data []byte) { got <- fmt.Sprintf("%d:%s", from, data) }
+	c := newCluster(t, cfg)
+	c.members[1].node.SendApp(3, []byte("hello"))
+	if s := <-got; s != "1:hello" {
+		t.Fatalf("OnApp got %q", s)
+	}
+	c.leader(0) // raft is undisturbed
+}
