@@ -41,6 +41,19 @@
 // its entry's commit instead: the entry lands right after the state its
 // reads saw.
 //
+// # Forwarding
+//
+// Any member accepts any request. On a member that is not the leader,
+// Route (node.Config.Route) takes each client request but init and
+// cluster_status off the input before it is parsed and sends it whole to
+// the leader as an application message (replica.Node.SendApp, on the raft
+// transport); the leader serves it through node.Config.Inject as a request
+// from a pseudo-client naming the follower, and ReplyWriter sends the
+// reply back instead of writing it; the follower writes it to its client
+// as its own. With no leader known the follower answers error 11 at once;
+// without the leader's reply within the request timeout, error 0. Nothing
+// is retried. A leader that cannot queue a forwarded request answers 11.
+//
 // # Not yet
 //
 // Membership is fixed. Compaction is off in a member (raft snapshots from
@@ -52,6 +65,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -92,6 +106,15 @@ type Config struct {
 	// (node.Config.Work); it must be the channel given to node.Run, with
 	// room for one: the raft loop never waits to hand work over.
 	Work chan<- func()
+	// Out is where the replies this member relays for the leader, and its
+	// own answers to forwarded requests, are written, whole lines at a
+	// time: shared with the node's output through one lock
+	// (maelstrom.SyncWriter).
+	Out io.Writer
+	// Inject receives the requests followers forward to this member while
+	// it leads (node.Config.Inject); a full channel refuses them with
+	// error 11.
+	Inject chan<- []byte
 	// Logger gets the member's log lines (slog.Default if nil).
 	Logger *slog.Logger
 }
@@ -116,6 +139,10 @@ type Member struct {
 
 	failed error // an entry that could not be applied: the member is unusable
 	read   bool  // the batch being staged has read the state
+
+	fwd      *forwarder
+	stopFwd  chan struct{}
+	fwdTimer sync.WaitGroup
 }
 
 var _ node.Offsets = (*Member)(nil)
@@ -126,15 +153,20 @@ func Open(cfg Config) (*Member, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Work == nil || cap(cfg.Work) < 1 || cfg.Transport == nil {
-		return nil, errors.New("cluster: config needs a Transport and a Work channel with room for one")
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = replica.DefaultRequestTimeout
+	}
+	if cfg.Work == nil || cap(cfg.Work) < 1 || cfg.Transport == nil || cfg.Out == nil || cfg.Inject == nil {
+		return nil, errors.New("cluster: config needs a Transport, Out, Inject and a Work channel with room for one")
 	}
 	rl, err := raftlog.Open(cfg.Dir, raftlog.Options{NoSync: cfg.NoSync, SegmentSize: cfg.SegmentSize,
 		Trailing: cfg.SnapshotTrailing, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	m := &Member{cfg: cfg, rl: rl, log: cfg.Logger}
+	m := &Member{cfg: cfg, rl: rl, log: cfg.Logger, stopFwd: make(chan struct{})}
+	m.fwd = &forwarder{m: m, self: transport.NodeName(cfg.ID), out: cfg.Out, inject: cfg.Inject,
+		pending: make(map[uint64]forward)}
 	m.drainFn = m.drain
 	m.rlog = &replLog{m: m}
 	opts := cfg.Store
@@ -152,6 +184,7 @@ func Open(cfg Config) (*Member, error) {
 		NewSink: func(snap *raftpb.Snapshot) (transport.SnapshotSink, error) {
 			return rl.NewSink(snap)
 		},
+		OnApp:  m.fwd.onApp,
 		Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -164,6 +197,8 @@ func Open(cfg Config) (*Member, error) {
 		return nil, err
 	}
 	m.node.Start(m.tr)
+	m.fwdTimer.Add(1)
+	go m.expireForwards()
 	m.log.Info("cluster member started", "id", transport.NodeName(cfg.ID), "applied", m.rlog.applied,
 		"records", rs.Records, "keys", rs.Keys, "duration", rs.Duration.Round(time.Microsecond))
 	return m, nil
@@ -291,7 +326,26 @@ func (m *Member) drain() {
 
 // Close stops the member: the Store (which closes its Log: the raft loop,
 // the transport and the storage).
-func (m *Member) Close() error { return m.Store.Close() }
+func (m *Member) Close() error {
+	close(m.stopFwd)
+	m.fwdTimer.Wait()
+	return m.Store.Close()
+}
+
+// expireForwards answers forwarded requests that time out.
+func (m *Member) expireForwards() {
+	defer m.fwdTimer.Done()
+	t := time.NewTicker(max(m.cfg.RequestTimeout/20, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			m.fwd.expire(now)
+		case <-m.stopFwd:
+			return
+		}
+	}
+}
 
 // replyError maps an outcome of the raft loop to the reply of a batch.
 func replyError(err error) error {

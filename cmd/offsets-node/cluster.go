@@ -3,10 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/cluster"
@@ -14,6 +16,7 @@ import (
 	"github.com/maelstrom-offsets/offsets/node"
 	"github.com/maelstrom-offsets/offsets/replica"
 	"github.com/maelstrom-offsets/offsets/transport"
+	"github.com/maelstrom-offsets/offsets/transport/maelstrom"
 	"github.com/maelstrom-offsets/offsets/transport/tcp"
 )
 
@@ -60,14 +63,23 @@ func (c clusterFlags) check() string {
 	return ""
 }
 
-// wire makes cfg open a cluster member instead of a single store.
-func (c clusterFlags) wire(cfg *node.Config, root string, noSync bool, segmentSize int, opts consumeroffsets.Options, logger *slog.Logger) {
+// wire makes cfg open a cluster member instead of a single store, and
+// returns the writer for the node's replies (shared with the replies the
+// member relays).
+func (c clusterFlags) wire(cfg *node.Config, stdout io.Writer, root string, noSync bool, segmentSize int, opts consumeroffsets.Options, logger *slog.Logger) io.Writer {
 	addrs, _ := tcp.ParseCluster(*c.members) // checked
 	peers := slices.Sorted(maps.Keys(addrs))
 	work := make(chan func(), 1)
-	var member *cluster.Member
+	inject := make(chan []byte, 4096)
+	out := maelstrom.NewSyncWriter(stdout)
+	var member atomic.Pointer[cluster.Member]
 	cfg.Work = work
-	cfg.Status = func() node.ClusterStatus { return member.Status() }
+	cfg.Inject = inject
+	cfg.Status = func() node.ClusterStatus { return member.Load().Status() }
+	cfg.Route = func(msg []byte) bool {
+		m := member.Load()
+		return m != nil && m.Route(msg)
+	}
 	cfg.Open = func(nodeID string) (node.Offsets, error) {
 		id, err := transport.NodeID(nodeID)
 		if err != nil {
@@ -84,12 +96,22 @@ func (c clusterFlags) wire(cfg *node.Config, root string, noSync bool, segmentSi
 			Transport: func(h transport.Handler) (transport.Transport, error) {
 				return tcp.Listen(tcp.Config{ID: id, Addr: addrs[id], Peers: addrs, Handler: h, Logger: logger})
 			},
-			Work: work, Logger: logger,
+			Work: work, Out: out, Inject: inject, Logger: logger,
 		})
 		if err != nil {
 			return nil, err
 		}
-		member = m
+		member.Store(m)
 		return m, nil
 	}
+	return writerFunc(func(p []byte) (int, error) {
+		if m := member.Load(); m != nil {
+			return m.ReplyWriter(out).Write(p)
+		}
+		return out.Write(p)
+	})
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

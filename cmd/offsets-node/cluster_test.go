@@ -309,3 +309,55 @@ func TestClusterKillLeader(t *testing.T) {
 		}
 	}
 }
+
+// Any member accepts any request: a follower forwards commits and reads to
+// the leader and relays the replies as its own; with the leader and the
+// other follower gone, a follower answers 11 (no leader) or 0 (outcome
+// unknown), never success.
+func TestClusterFollowerForwards(t *testing.T) {
+	c := tcpCluster(t, t.TempDir())
+	l := leaderOf(t, c, "")
+	var f, other string
+	for _, n := range c.Nodes() {
+		if n != l {
+			if f == "" {
+				f = n
+			} else {
+				other = n
+			}
+		}
+	}
+	for k := range 10 {
+		if !commit(t, c, f, k, 500+k) {
+			t.Fatalf("commit through follower %s refused", f)
+		}
+	}
+	for k := range 10 {
+		if got, ok := fetch(t, c, other, k); !ok || got != int64(500+k) {
+			t.Fatalf("fetch t%d through follower %s: %d, %v", k, other, got, ok)
+		}
+	}
+	m, err := c.Call(callCtx(t), "c1", f, map[string]any{"type": "fetch_offset", "group": "g", "topic": "t3", "partition": 0})
+	if err != nil || m.Src != f || m.Dest != "c1" {
+		t.Fatalf("a relayed reply: %v %s", err, m.Line)
+	}
+
+	if err := c.Kill(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(other); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the follower to lose its leader", func() bool { return clusterStatus(t, c, f).Leader == nil })
+	for _, typ := range []string{"commit_offset", "fetch_offset"} {
+		m, err = c.Call(callCtx(t), "c1", f, map[string]any{"type": typ, "group": "g", "topic": "t0", "partition": 0, "offset": 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Code int }
+		json.Unmarshal(m.Body, &e)
+		if m.Type() != "error" || e.Code != 11 {
+			t.Fatalf("%s with no leader: %s, want error 11", typ, m.Line)
+		}
+	}
+}

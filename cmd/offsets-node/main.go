@@ -202,8 +202,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return s, nil
 		},
 	}
+	out := stdout
 	if *cf.members != "" {
-		cf.wire(&cfg, root, noSync, *segmentSize, consumeroffsets.Options{
+		out = cf.wire(&cfg, stdout, root, noSync, *segmentSize, consumeroffsets.Options{
 			NoSync: noSync, SegmentSize: *segmentSize, Logger: logger, TombstoneRetention: *retention,
 			OffsetsRetention: *offsetsRetention,
 			MaxKeys:          *maxKeys, MaxGroups: *maxGroups, MaxNameBytes: *maxNameBytes,
@@ -211,7 +212,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}, logger)
 	}
 	in, restore := openStdin()
-	err := node.Run(ctx, in, stdout, cfg)
+	err := node.Run(ctx, in, out, cfg)
 	restore()
 	switch {
 	case errors.Is(err, node.ErrOutputBlocked):
