@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/replica"
 	"github.com/maelstrom-offsets/offsets/transport"
+	"github.com/maelstrom-offsets/offsets/transport/maelstrom"
 )
 
 // Forwarding: a follower hands a client's request whole to the leader and
@@ -69,6 +71,19 @@ func (m *Member) Route(msg []byte) bool {
 	}
 	body := v.Get("body")
 	typ := string(body.GetStringBytes("type"))
+	src := v.GetStringBytes("src")
+	if id, err := transport.NodeID(string(src)); err == nil && slices.Contains(m.cfg.Peers, id) {
+		// A member's message is never a client's request: raft traffic
+		// (Maelstrom mode) goes to the transport, anything else (an error
+		// a peer answered before its init) is dropped, so that two nodes
+		// never answer each other's answers.
+		if h, ok := m.tr.(messageHandler); ok && maelstrom.IsTransportType(typ) {
+			if err := h.HandleMessage(string(src), body.MarshalTo(nil)); err != nil {
+				m.log.Debug("raft message refused", "src", string(src), "err", err)
+			}
+		}
+		return true
+	}
 	if typ == "init" || typ == "cluster_status" || body.Get("msg_id") == nil {
 		return false
 	}
@@ -76,16 +91,16 @@ func (m *Member) Route(msg []byte) bool {
 	if st.Role == replica.Leader {
 		return false
 	}
-	src, _ := json.Marshal(string(v.GetStringBytes("src")))
+	client, _ := json.Marshal(string(src))
 	msgID := body.Get("msg_id").MarshalTo(nil)
 	if st.Leader == 0 {
-		f.answer(src, msgID, 11, "no leader is known: the request was not applied")
+		f.answer(client, msgID, 11, "no leader is known: the request was not applied")
 		return true
 	}
 	f.mu.Lock()
 	f.next++
 	id := f.next
-	f.pending[id] = forward{client: src, msgID: msgID, deadline: time.Now().Add(m.cfg.RequestTimeout)}
+	f.pending[id] = forward{client: client, msgID: msgID, deadline: time.Now().Add(m.cfg.RequestTimeout)}
 	f.mu.Unlock()
 	// The leader serves this message as if a client had sent it.
 	fwd := fmt.Appendf(make([]byte, 9, 64+len(msg)), `{"src":"%s%s.%d","dest":"%s","body":`,
@@ -96,6 +111,12 @@ func (m *Member) Route(msg []byte) bool {
 	binary.BigEndian.PutUint64(fwd[1:9], id)
 	m.node.SendApp(st.Leader, fwd)
 	return true
+}
+
+// messageHandler is the Maelstrom transport's side door for the messages
+// the node reads.
+type messageHandler interface {
+	HandleMessage(src string, rawBody []byte) error
 }
 
 // onApp receives forwarded requests (on the leader) and replies (on the

@@ -202,15 +202,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return s, nil
 		},
 	}
-	out := stdout
-	if *cf.members != "" {
-		out = cf.wire(&cfg, stdout, root, noSync, *segmentSize, consumeroffsets.Options{
-			NoSync: noSync, SegmentSize: *segmentSize, Logger: logger, TombstoneRetention: *retention,
-			OffsetsRetention: *offsetsRetention,
-			MaxKeys:          *maxKeys, MaxGroups: *maxGroups, MaxNameBytes: *maxNameBytes,
-			Observer: storeObserver(observer),
-		}, logger)
-	}
+	out := cf.wire(&cfg, stdout, root, noSync, *segmentSize, consumeroffsets.Options{
+		NoSync: noSync, SegmentSize: *segmentSize, Logger: logger, TombstoneRetention: *retention,
+		OffsetsRetention: *offsetsRetention,
+		MaxKeys:          *maxKeys, MaxGroups: *maxGroups, MaxNameBytes: *maxNameBytes,
+		Observer: storeObserver(observer),
+	}, logger)
 	in, restore := openStdin()
 	err := node.Run(ctx, in, out, cfg)
 	restore()
