@@ -51,8 +51,8 @@
 // from a pseudo-client naming the follower, and ReplyWriter sends the
 // reply back instead of writing it; the follower writes it to its client
 // as its own. With no leader known the follower answers error 11 at once;
-// without the leader's reply within the request timeout, error 0. Nothing
-// is retried. A leader that cannot queue a forwarded request answers 11.
+// without the leader's reply within the request timeout, or once another
+// member has become the leader, error 0. Nothing is retried. A leader that cannot queue a forwarded request answers 11.
 //
 // # Not yet
 //
@@ -335,12 +335,12 @@ func (m *Member) Close() error {
 // expireForwards answers forwarded requests that time out.
 func (m *Member) expireForwards() {
 	defer m.fwdTimer.Done()
-	t := time.NewTicker(max(m.cfg.RequestTimeout/20, 10*time.Millisecond))
+	t := time.NewTicker(min(max(m.cfg.RequestTimeout/20, 10*time.Millisecond), 50*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case now := <-t.C:
-			m.fwd.expire(now)
+			m.fwd.expire(now, m.node.Status().Leader)
 		case <-m.stopFwd:
 			return
 		}

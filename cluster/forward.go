@@ -43,6 +43,7 @@ var overloaded = []byte("the leader is overloaded: the request was not applied")
 type forward struct {
 	client   []byte // the client's name, quoted
 	msgID    []byte // the request's msg_id literal
+	leader   uint64 // the member it was sent to
 	deadline time.Time
 }
 
@@ -100,7 +101,7 @@ func (m *Member) Route(msg []byte) bool {
 	f.mu.Lock()
 	f.next++
 	id := f.next
-	f.pending[id] = forward{client: client, msgID: msgID, deadline: time.Now().Add(m.cfg.RequestTimeout)}
+	f.pending[id] = forward{client: client, msgID: msgID, leader: st.Leader, deadline: time.Now().Add(m.cfg.RequestTimeout)}
 	f.mu.Unlock()
 	// The leader serves this message as if a client had sent it.
 	fwd := fmt.Appendf(make([]byte, 9, 64+len(msg)), `{"src":"%s%s.%d","dest":"%s","body":`,
@@ -165,19 +166,31 @@ func (f *forwarder) answer(client, msgID []byte, code int, text string) {
 }
 
 // expire answers error 0 to the forwarded requests whose leader has not
-// answered within the request timeout.
-func (f *forwarder) expire(now time.Time) {
-	var late []forward
+// answered within the request timeout, or that went to a member that is
+// no longer the leader this member knows (another is, or none): that one
+// may have died with the request or be cut off from this member, so its
+// outcome is unknown (it may have committed it), and waiting longer would
+// tell the client nothing more.
+func (f *forwarder) expire(now time.Time, leader uint64) {
+	var late, deposed []forward
 	f.mu.Lock()
 	for id, p := range f.pending {
-		if now.After(p.deadline) {
+		switch {
+		case now.After(p.deadline):
 			late = append(late, p)
-			delete(f.pending, id)
+		case p.leader != leader:
+			deposed = append(deposed, p)
+		default:
+			continue
 		}
+		delete(f.pending, id)
 	}
 	f.mu.Unlock()
 	for _, p := range late {
 		f.answer(p.client, p.msgID, 0, "timed out waiting for the leader: the outcome is unknown")
+	}
+	for _, p := range deposed {
+		f.answer(p.client, p.msgID, 0, "the leader changed before it answered: the outcome is unknown")
 	}
 }
 

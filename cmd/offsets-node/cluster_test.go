@@ -315,7 +315,7 @@ func TestClusterKillLeader(t *testing.T) {
 // other follower gone, a follower answers 11 (no leader) or 0 (outcome
 // unknown), never success.
 func TestClusterFollowerForwards(t *testing.T) {
-	c := tcpCluster(t, t.TempDir())
+	c := tcpCluster(t, t.TempDir(), "--request-timeout", "5m")
 	l := leaderOf(t, c, "")
 	var f, other string
 	for _, n := range c.Nodes() {
@@ -345,10 +345,28 @@ func TestClusterFollowerForwards(t *testing.T) {
 	if err := c.Kill(l); err != nil {
 		t.Fatal(err)
 	}
+	// A request forwarded to the leader that died is answered 0 (unknown)
+	// once the follower knows that leader is gone, not at the request
+	// timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	m, err = c.Call(ctx, "c1", f, map[string]any{"type": "commit_offset", "group": "g", "topic": "t0", "partition": 0, "offset": 8})
+	t.Logf("forwarded to the dead leader: answered after %v: %s", time.Since(t0), m.Line)
+	if err != nil {
+		t.Fatalf("no answer to a request forwarded to a dead leader: %v", err)
+	}
+	var e0 struct{ Code int }
+	json.Unmarshal(m.Body, &e0)
+	if m.Type() != "error" || (e0.Code != 0 && e0.Code != 11) {
+		t.Fatalf("a request forwarded to a dead leader: %s", m.Line)
+	}
 	if err := c.Kill(other); err != nil {
 		t.Fatal(err)
 	}
+	t1 := time.Now()
 	waitFor(t, "the follower to lose its leader", func() bool { return clusterStatus(t, c, f).Leader == nil })
+	t.Logf("leaderless after %v", time.Since(t1))
 	for _, typ := range []string{"commit_offset", "fetch_offset"} {
 		m, err = c.Call(callCtx(t), "c1", f, map[string]any{"type": typ, "group": "g", "topic": "t0", "partition": 0, "offset": 9})
 		if err != nil {
