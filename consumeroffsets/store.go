@@ -166,12 +166,12 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 		s.logger = slog.Default()
 	}
 	start := time.Now()
-	rp := replayer{s: s.st}
-	st, err := l.Replay(1, rp.apply)
+	rp := s.st.Replayer()
+	st, err := l.Replay(1, rp.Apply)
 	if err != nil {
 		return nil, RecoveryStats{}, err
 	}
-	rp.done()
+	rp.Done()
 	s.synced = st.Last
 	s.st.index = st.Last
 	s.st.journal = &s.undo
