@@ -131,7 +131,7 @@ type wal interface {
 // rebuilds the index by replaying the log.
 func Open(dir string, opts Options) (*Store, RecoveryStats, error) {
 	var rs RecoveryStats
-	l, err := log.Open(dir, log.Options{NoSync: opts.NoSync, SegmentSize: opts.SegmentSize, Logger: opts.Logger})
+	l, err := log.Open(dir, log.Options{NoSync: opts.NoSync, SegmentSize: opts.SegmentSize, Preallocate: true, Logger: opts.Logger})
 	if err != nil {
 		return nil, rs, err
 	}

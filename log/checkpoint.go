@@ -452,12 +452,19 @@ func dirSize(dir string) (int64, error) {
 }
 
 // Size returns the bytes on disk of the log in dir: its wal segments and its
-// newest checkpoint.
+// newest checkpoint. The unused preallocated space at the end of the newest
+// segment (see prealloc.go) is not counted: it holds nothing yet.
 func Size(dir string) (int64, error) {
-	n, err := dirSize(filepath.Join(dir, walDirName))
+	walDir := filepath.Join(dir, walDirName)
+	n, err := dirSize(walDir)
 	if err != nil {
 		return 0, err
 	}
+	unused, err := unusedTail(walDir)
+	if err != nil {
+		return 0, err
+	}
+	n -= unused
 	if ck, ok, err := newestCheckpoint(dir); err != nil {
 		return 0, err
 	} else if ok {
@@ -579,18 +586,15 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 	if err := hook("wal-truncated-unsynced"); err != nil {
 		return err
 	}
-	walDir := filepath.Join(l.dir, walDirName)
-	// The tail segment may have been rewritten shorter: measure it again.
-	segs, err := listSegments(walDir)
-	if err != nil || len(segs) == 0 {
-		l.failed = fmt.Errorf("log: list segments after truncation: %v", err)
-		return l.failed
-	}
-	fi, err := os.Stat(segs[len(segs)-1].path)
+	// The tail segment may have been rewritten shorter, as a new file:
+	// measure it again, and make Sync reach the new file.
+	size, changed, err := l.openTail()
 	if err != nil {
 		l.failed = err
 		return err
 	}
-	l.tailBytes = int(fi.Size())
+	if changed {
+		l.tailBytes = int(size)
+	}
 	return nil
 }

@@ -95,18 +95,23 @@
 // Open takes the lock, removes stale tidwall temporary files and temporary
 // checkpoints (never a complete one: Log.Replay removes superseded
 // checkpoints only once it has read the newest one whole), then examines
-// the newest segment entry by entry. At the first entry that does not decode
-// it searches the rest of the segment for any valid entry: if one exists the
+// the newest segment entry by entry. Zero bytes from the last good entry to
+// the end are unused preallocated space (see prealloc.go) and are trimmed
+// without a word. At the first entry that does not decode, when anything
+// but zeros follows, it searches the rest of the segment for any valid
+// entry: if one exists the
 // damage is in the middle of the log and Open fails with a *CorruptionError
 // naming the file and offset; if none does, the damaged tail is copied to
 // NAME.broken (written and fsynced), the segment is truncated to the last
 // good entry and fsynced, and the directory is fsynced. Only then does
 // tidwall/wal open the directory, which would otherwise refuse a torn tail.
 //
-// Append writes one entry with a single write(2). Sync fsyncs the tail
-// segment, and the directory too when tidwall has cycled to a new segment
-// since the last Sync, so that a new segment's name is as durable as its
-// data. tidwall fsyncs a segment itself before it cycles away from it, so
+// Append writes one entry with a single write(2). Sync fdatasyncs the tail
+// segment (preallocated with Options.Preallocate: prealloc.go says why
+// that is as durable as fsync), and fsyncs the directory too when tidwall
+// has cycled to a new segment since the last Sync, so that a new segment's
+// name is as durable as its data. Close gives the tail's unused
+// preallocated space back. tidwall fsyncs a segment itself before it cycles away from it, so
 // every segment but the newest is complete on disk.
 //
 // When a write fails because the file system is full (ENOSPC, EDQUOT),

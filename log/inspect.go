@@ -449,6 +449,12 @@ func (s *scanner) segment(seg segmentFile, data []byte, good int, from, to, ck u
 		} else {
 			entry, after, ferr = checkFrame(data, off, idx)
 		}
+		if ferr != nil && newest && zeroTail(data, off) {
+			// Preallocated space no write reached: the end of the log, not
+			// damage (see prealloc.go), and not bytes of the log.
+			s.st.Bytes -= int64(len(data) - off)
+			return idx, false, nil
+		}
 		if ferr != nil {
 			at, found, resumeIdx := resyncEntry(data, off, idx)
 			d := Damage{Path: seg.path, Offset: int64(off), Bytes: int64(len(data) - off), Index: idx,
@@ -457,6 +463,9 @@ func (s *scanner) segment(seg segmentFile, data []byte, good int, from, to, ck u
 				d.Bytes, d.Next = int64(at-off), resumeIdx
 			} else {
 				d.Tail = newest && !errors.Is(ferr, ErrVersion)
+				if d.Tail {
+					d.Err = intoUnused(data, off, ferr)
+				}
 			}
 			if s.opts.Damage == nil && d.Tail {
 				s.st.Tail = &d

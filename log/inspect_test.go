@@ -127,9 +127,12 @@ func TestScanTornTail(t *testing.T) {
 		tail []byte
 		want error
 	}{
-		"half-entry":   {half, ErrTorn},
-		"long-length":  {[]byte{0xff, 0xff, 0x03, 1, 2, 3}, ErrTorn},
-		"zeros":        {make([]byte, 300), ErrZeroed},
+		"half-entry":  {half, ErrTorn},
+		"long-length": {[]byte{0xff, 0xff, 0x03, 1, 2, 3}, ErrTorn},
+		// Zeros up to the end are unused preallocated space, not a tail
+		// (TestScanPreallocatedTail); zeros before a byte that is not
+		// are damage.
+		"zeros":        {append(make([]byte, 300), 0x17), ErrZeroed},
 		"garbage":      {[]byte("\x93garbage\xff\x01\x02 not an entry"), ErrTorn},
 		"garbage-2":    {[]byte("\x05garbage\xff\x01\x02 not an entry"), ErrChecksum},
 		"bad-checksum": {badCRC, ErrChecksum},
@@ -223,7 +226,7 @@ func TestScanFindsAllDamage(t *testing.T) {
 	os.Remove(segs[2].path)
 	newest := segs[len(segs)-1].path
 	f, _ := os.OpenFile(newest, os.O_APPEND|os.O_WRONLY, 0)
-	f.Write(make([]byte, 10))
+	f.Write(append(make([]byte, 10), 0x17))
 	f.Close()
 
 	var found []Damage

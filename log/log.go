@@ -34,6 +34,10 @@ type Options struct {
 	NoSync bool
 	// SegmentSize is the size at which tidwall/wal starts a new segment.
 	SegmentSize int
+	// Preallocate preallocates the newest segment to SegmentSize, so that
+	// Sync's fdatasync writes no inode (see prealloc.go). Ignored with
+	// NoSync.
+	Preallocate bool
 	// Logger receives one line per repair. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -46,6 +50,7 @@ type Log struct {
 	opts Options
 	wal  *wal.Log
 	lock *os.File
+	tail *os.File // tidwall's newest segment, preallocated; Sync fdatasyncs it (see prealloc.go)
 
 	last      uint64 // index of the last entry written
 	tailBytes int    // bytes in tidwall's tail segment, mirrored to see cycles
@@ -119,6 +124,10 @@ func (l *Log) open(walDir string) error {
 			Err: fmt.Errorf("%w: the wal ends at index %d, before checkpoint %d", ErrCorrupt, last, ck)}
 	}
 	l.wal, l.last, l.tailBytes = w, last, tail
+	if _, _, err := l.openTail(); err != nil {
+		w.Close()
+		return err
+	}
 	// A new log's first segment, a repair's truncation and tidwall's own
 	// clean-up renames are directory changes, and so is the creation of the
 	// log's directory itself: make them durable, innermost first.
@@ -169,7 +178,8 @@ func (l *Log) write(idx uint64, entry []byte) error {
 	// tidwall cycles before writing when the tail it opened or was left
 	// with is already over SegmentSize (a log opened with a smaller size,
 	// a rewind of a failed cycle).
-	if l.tailBytes > l.opts.SegmentSize {
+	cycled := l.tailBytes > l.opts.SegmentSize
+	if cycled {
 		l.tailBytes = 0
 		l.dirDirty = true
 	}
@@ -191,6 +201,12 @@ func (l *Log) write(idx uint64, entry []byte) error {
 	if l.tailBytes >= l.opts.SegmentSize {
 		l.tailBytes = 0
 		l.dirDirty = true
+		cycled = true
+	}
+	if cycled {
+		// tidwall may have a new tail: Sync must reach it. When it cannot
+		// be opened, Sync uses tidwall's own fsync instead.
+		l.openTail()
 	}
 	return nil
 }
@@ -260,6 +276,8 @@ func (l *Log) rewind() error {
 		return fmt.Errorf("log: reopened %s ends at entry %d (%v), want %d", walDir, last, err, l.last)
 	}
 	l.wal, l.tailBytes = w, tail
+	l.closeTail() // the tail was cut: preallocate it again
+	l.openTail()
 	return nil
 }
 
@@ -328,7 +346,7 @@ func (l *Log) sync() error {
 	if l.opts.NoSync {
 		return nil
 	}
-	if err := l.wal.Sync(); err != nil {
+	if err := l.syncTail(); err != nil {
 		l.failed = err
 		return fmt.Errorf("log: fsync: %w", err)
 	}
@@ -377,6 +395,10 @@ func (l *Log) Close() error {
 		}
 		l.wal = nil
 	}
+	if l.failed == nil {
+		l.trimTail()
+	}
+	l.closeTail()
 	if l.lock != nil {
 		l.lock.Close() // closing the descriptor releases the flock
 		l.lock = nil

@@ -36,8 +36,11 @@ func repairTail(walDir string, logger *slog.Logger) (tailBytes int, err error) {
 		return 0, fmt.Errorf("log: read newest segment: %w", err)
 	}
 	rep, err := planRepair(newest, data)
-	if err != nil || rep == nil {
-		return len(data), err
+	if err != nil {
+		return 0, err
+	}
+	if rep == nil {
+		return trimUnused(newest, data)
 	}
 	if err := applyRepair(rep, data); err != nil {
 		return 0, err
@@ -50,10 +53,12 @@ func repairTail(walDir string, logger *slog.Logger) (tailBytes int, err error) {
 }
 
 // planRepair decides what to do with the newest segment's bytes: nothing
-// (nil, nil), cut a torn tail (a report), or refuse (an error).
+// (nil, nil), cut a torn tail (a report), or refuse (an error). Zero bytes
+// from the last good entry to the end are unused preallocated space (see
+// prealloc.go), not a torn tail: nothing to repair.
 func planRepair(seg segmentFile, data []byte) (*RepairReport, error) {
 	good, n, cause := validPrefix(data, seg.index)
-	if cause == nil {
+	if cause == nil || zeroTail(data, good) {
 		return nil, nil
 	}
 	if errors.Is(cause, ErrVersion) {
@@ -66,8 +71,32 @@ func planRepair(seg segmentFile, data []byte) (*RepairReport, error) {
 	}
 	return &RepairReport{
 		Segment: seg.path, Offset: int64(good), Dropped: int64(len(data) - good),
-		FirstLost: seg.index + n, BrokenFile: brokenName(seg.path), Cause: cause, EntriesKept: n,
+		FirstLost: seg.index + n, BrokenFile: brokenName(seg.path), Cause: intoUnused(data, good, cause), EntriesKept: n,
 	}, nil
+}
+
+// trimUnused truncates the newest segment to its good entries when it ends
+// in unused preallocated space, which tidwall would read as empty entries
+// and append after, and returns the size left. Nothing but zeros is cut, so
+// there is nothing to keep and nothing to log; the space is preallocated
+// again once tidwall has opened the segment.
+func trimUnused(seg segmentFile, data []byte) (int, error) {
+	good, _, _ := validPrefix(data, seg.index)
+	if good == len(data) {
+		return good, nil
+	}
+	f, err := os.OpenFile(seg.path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("log: open segment to trim: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(good)); err != nil {
+		return 0, fmt.Errorf("log: trim %s to %d bytes: %w", seg.path, good, err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("log: fsync %s: %w", seg.path, err)
+	}
+	return good, nil
 }
 
 // applyRepair saves the tail, then truncates: the evidence is durable before
