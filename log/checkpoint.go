@@ -79,7 +79,10 @@ import (
 //     against SEAL                                 here stops the compaction:
 //     nothing is released; the checkpoint is renamed checkpoint.N.sealed.broken
 //     (kept as evidence, read by nobody) and DIR fsynced, which leaves the
-//     log as it was before the compaction
+//     log as it was before the compaction; but when this is the retry of
+//     a release that stopped after step 8 or 9 (a full disk), the wal no
+//     longer holds what it replaced, and it stays: a restart refuses it
+//     by name
 //  8. empty the wal segments wholly <= N           crash: as 6; their entries
 //     are never read again
 //  9. tidwall TruncateFront(N+1) on the wal        crash: tidwall finishes or
@@ -490,12 +493,20 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	}
 	if err := VerifyCheckpoint(l.dir); err != nil {
 		err = fmt.Errorf("log: the new checkpoint does not read back whole: %w", err)
-		if ck.n == n {
-			// Nothing is released yet: the log without it is the log as
-			// it was before this compaction. Keep it as evidence.
-			if merr := setAside(l.dir, ck); merr != nil {
-				return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
-			}
+		if ck.n != n {
+			return 0, err
+		}
+		// While the wal still holds every entry the checkpoint replaced,
+		// the log without it is the log as it was before this compaction:
+		// set it aside as evidence. Once a release stopped half way (the
+		// retry after a full disk) emptied or truncated some of them, it
+		// is the only copy of those records: it stays the log's head, so
+		// that a restart refuses it by name rather than blame the wal.
+		if released, rerr := walReleased(l.dir, n); rerr != nil || released {
+			return 0, err
+		}
+		if merr := setAside(l.dir, ck); merr != nil {
+			return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
 		}
 		return 0, err
 	}
@@ -529,6 +540,40 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 		return pause, err
 	}
 	return pause, cleanCheckpoints(l.dir, ck)
+}
+
+// walReleased reports whether a release through checkpoint n has begun to
+// drop wal entries: a segment wholly at or before n was emptied
+// (emptyReleased), or the wal starts after the entry that follows the
+// checkpoint before n (tidwall's truncation).
+func walReleased(dir string, n uint64) (bool, error) {
+	segs, err := listSegments(filepath.Join(dir, walDirName))
+	if err != nil {
+		return false, err
+	}
+	var prev uint64 // the index the log before checkpoint n starts after
+	done, _, err := checkpoints(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range done {
+		if c.n < n {
+			prev = c.n
+		}
+	}
+	if len(segs) == 0 || segs[0].index > prev+1 {
+		return true, nil
+	}
+	for i := 0; i+1 < len(segs) && segs[i+1].index <= n+1; i++ {
+		fi, err := os.Stat(segs[i].path)
+		if err != nil {
+			return false, err
+		}
+		if fi.Size() == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // emptyReleased truncates to zero bytes every wal segment whose entries are

@@ -1,0 +1,69 @@
+package log
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A release that stopped after emptying the wal segments the checkpoint
+// replaced (tidwall could not write its .START file on a full disk: the
+// store retries the release with the next compaction) is finished by a
+// later ReleaseThrough. If the checkpoint does not read back whole then,
+// it must stay the log's head: the entries it replaced are gone from the
+// wal, so setting it aside would not leave "the log as it was" but a log
+// whose damage a restart blames on an innocent wal segment.
+func TestReleaseRetryKeepsCheckpointWhoseEntriesAreGone(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SegmentSize: 1 << 10, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	inspAppend(t, l, 60)
+	writeCheckpoint(t, dir, 50, 40)
+	stop := errors.New("stopped as a full disk stops TruncateFront")
+	if _, err := l.ReleaseThrough(50, func(step string) error {
+		if step == "released-segments-emptied" {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) {
+		t.Fatalf("first release = %v, want the hook's error", err)
+	}
+	emptied := 0
+	for _, seg := range inspSegments(t, dir) {
+		if fileSize(t, seg.path) == 0 {
+			emptied++
+		}
+	}
+	if emptied == 0 {
+		t.Fatal("the first release emptied no segment: the test sets up nothing")
+	}
+
+	// The checkpoint is damaged before the retry.
+	ckSegs, err := listSegments(filepath.Join(dir, checkpointName(50)))
+	if err != nil || len(ckSegs) == 0 {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(ckSegs[0].path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ckSegs[0].path, flip(data, len(data)/2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReleaseThrough(50, nil); err == nil {
+		t.Fatal("retried release of a damaged checkpoint succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, checkpointName(50))); err != nil {
+		t.Fatalf("the checkpoint was set aside although the wal no longer holds its entries: %v", err)
+	}
+	_, err = Replay(dir, 1, func(uint64, Record) error { return nil })
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Path, checkpointName(50)) {
+		t.Fatalf("replay = %v, want damage named in %s", err, checkpointName(50))
+	}
+}
