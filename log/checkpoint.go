@@ -528,8 +528,10 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 		return pause, err
 	}
 	// The directory fsync that makes the truncation durable needs no hold
-	// on the log: appends go to the same inode whatever name a crash leaves
-	// it under, and tidwall's open finishes an interrupted truncation.
+	// on the log: tidwall's open finishes an interrupted truncation, and a
+	// Sync that acknowledges an entry appended meanwhile fsyncs the
+	// directory itself (truncateFront set dirDirty), so that the rewritten
+	// tail is not left under its TEMP name, which Open removes.
 	if err := syncDir(filepath.Join(l.dir, walDirName)); err != nil {
 		l.mu.Lock()
 		l.failed = err
@@ -621,6 +623,12 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 		l.failed = err // tidwall marks itself corrupt; only a reopen recovers
 		return fmt.Errorf("log: truncate front to %d: %w", n+1, err)
 	}
+	// tidwall wrote the segment holding n+1 anew (TEMP, renamed START,
+	// renamed to its name) and, when it is the tail, appends go on into
+	// it: like a new segment's, its name must be durable before a reply
+	// covers an entry in it, so the next Sync fsyncs the directory even
+	// if ReleaseThrough's own fsync has not run yet.
+	l.dirDirty = true
 	if err := hook("wal-truncated-unsynced"); err != nil {
 		return err
 	}

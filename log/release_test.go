@@ -67,3 +67,40 @@ func TestReleaseRetryKeepsCheckpointWhoseEntriesAreGone(t *testing.T) {
 		t.Fatalf("replay = %v, want damage named in %s", err, checkpointName(50))
 	}
 }
+
+// TruncateFront rewrites the segment holding the first kept entry under a
+// new file (TEMP, renamed START, renamed to the segment's name); when that
+// is the tail, appends go on into the new file. Its names are made durable
+// by a directory fsync that runs after the log is let go, so a Sync in
+// between must fsync the directory itself, as it does after a new segment
+// appears: otherwise an entry acknowledged then may sit in a file whose
+// only durable name is the TEMP one, which Open removes.
+func TestSyncAfterTruncationSyncsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SegmentSize: 1 << 20, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	inspAppend(t, l, 20) // one segment: the tail holds entry 11
+	if segs := inspSegments(t, dir); len(segs) != 1 {
+		t.Fatalf("%d segments, want the tail only", len(segs))
+	}
+	writeCheckpoint(t, dir, 10, 5)
+	stop := errors.New("stopped before the directory fsync")
+	if _, err := l.ReleaseThrough(10, func(step string) error {
+		if step == "wal-truncated-unsynced" {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) {
+		t.Fatalf("release = %v, want the hook's error", err)
+	}
+	if !l.dirDirty {
+		t.Fatal("after TruncateFront renamed the tail segment, the next Sync would not fsync the wal directory")
+	}
+	inspAppend(t, l, 1)
+	if l.dirDirty {
+		t.Fatal("Sync left the directory unsynced")
+	}
+}
