@@ -545,9 +545,11 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 }
 
 // walReleased reports whether a release through checkpoint n has begun to
-// drop wal entries: a segment wholly at or before n was emptied
-// (emptyReleased), or the wal starts after the entry that follows the
-// checkpoint before n (tidwall's truncation).
+// drop wal entries that the log without it needs, those after the
+// checkpoint before n (prev): a segment wholly at or before n but not at
+// or before prev was emptied (emptyReleased), or the wal starts after
+// prev+1 (tidwall's truncation). Segments a release through prev emptied
+// before a crash do not count: the log without n does not read them.
 func walReleased(dir string, n uint64) (bool, error) {
 	segs, err := listSegments(filepath.Join(dir, walDirName))
 	if err != nil {
@@ -567,6 +569,9 @@ func walReleased(dir string, n uint64) (bool, error) {
 		return true, nil
 	}
 	for i := 0; i+1 < len(segs) && segs[i+1].index <= n+1; i++ {
+		if segs[i+1].index <= prev+1 {
+			continue // wholly at or before prev
+		}
 		fi, err := os.Stat(segs[i].path)
 		if err != nil {
 			return false, err

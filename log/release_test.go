@@ -104,3 +104,50 @@ func TestSyncAfterTruncationSyncsDirectory(t *testing.T) {
 		t.Fatal("Sync left the directory unsynced")
 	}
 }
+
+// Segments a release through an older checkpoint emptied before a crash
+// stopped it are not part of the log without the new checkpoint: a new
+// checkpoint that does not read back is still set aside, and the log is
+// the older checkpoint and the wal after it.
+func TestReleaseSetsAsideDespiteOlderEmptiedSegments(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SegmentSize: 1 << 10, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	inspAppend(t, l, 60)
+	writeCheckpoint(t, dir, 30, 20)
+	stop := errors.New("crash")
+	if _, err := l.ReleaseThrough(30, func(step string) error {
+		if step == "released-segments-emptied" {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) {
+		t.Fatalf("release through 30 = %v, want the hook's error", err)
+	}
+	inspAppend(t, l, 10)
+	writeCheckpoint(t, dir, 65, 40)
+	ckSegs, err := listSegments(filepath.Join(dir, checkpointName(65)))
+	if err != nil || len(ckSegs) == 0 {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(ckSegs[0].path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ckSegs[0].path, flip(data, len(data)/2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReleaseThrough(65, nil); err == nil {
+		t.Fatal("release of a damaged checkpoint succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, checkpointName(65))); !os.IsNotExist(err) {
+		t.Fatalf("the damaged checkpoint 65 is still the log's head (%v), though checkpoint 30 and the wal hold the log", err)
+	}
+	st, err := Replay(dir, 1, func(uint64, Record) error { return nil })
+	if err != nil || st.Checkpoint != 30 || st.Last != 70 {
+		t.Fatalf("replay = %+v, %v; want checkpoint 30 and the wal to 70", st, err)
+	}
+}
