@@ -475,7 +475,7 @@ func Size(dir string) (int64, error) {
 
 // ReleaseThrough drops the wal's entries up to and including n, which the
 // checkpoint for n (already committed) now holds, and then every older
-// checkpoint: steps 7 to 11 of the protocol above. It first reads the
+// checkpoint, when that one is sealed: steps 7 to 11 of the protocol above. It first reads the
 // checkpoint back and checks it against its seal; when that fails it
 // releases nothing and removes nothing. It returns how long it held the
 // log, during which Append and Sync wait: the compaction's pause. It is the
@@ -540,6 +540,12 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	}
 	if err := hook("wal-truncated"); err != nil {
 		return pause, err
+	}
+	if !ck.sealed {
+		// Written before seals (the retried release of an upgraded log's
+		// checkpoint): not known to be whole, so the older ones stay, as
+		// Log.Replay keeps them, until a sealed one is written.
+		return pause, nil
 	}
 	return pause, cleanCheckpoints(l.dir, ck)
 }

@@ -151,3 +151,24 @@ func TestReleaseSetsAsideDespiteOlderEmptiedSegments(t *testing.T) {
 		t.Fatalf("replay = %+v, %v; want checkpoint 30 and the wal to 70", st, err)
 	}
 }
+
+// A release through a checkpoint written before seals (the store retries
+// the release of the newest checkpoint after a full disk, and after an
+// upgrade that may be an unsealed one) removes no older checkpoint: its
+// completeness cannot be checked, so, as Replay does, it keeps them.
+func TestReleaseThroughUnsealedKeepsOlder(t *testing.T) {
+	dir := logWithTwoCheckpoints(t)
+	ck := filepath.Join(dir, checkpointName(7))
+	os.Remove(filepath.Join(ck, sealName))
+	if err := os.Rename(ck, filepath.Join(dir, ckpt{n: 7}.name())); err != nil {
+		t.Fatal(err)
+	}
+	l := openT(t, dir, nil)
+	defer l.Close()
+	if _, err := l.ReleaseThrough(7, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := countCheckpoints(t, dir); len(got) != 2 {
+		t.Fatalf("releasing through an unverifiable checkpoint removed the older one: %v", got)
+	}
+}
