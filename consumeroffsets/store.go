@@ -13,9 +13,11 @@ import (
 
 var (
 	// ErrFailed reports that a write or fsync failed for a reason other
-	// than a full disk: nothing staged since the last Flush was applied,
-	// and the store refuses writes until it is reopened (after a failed
-	// fsync the page cache cannot be trusted). Reads go on.
+	// than a full disk: nothing staged since the last Flush was applied
+	// to the state, and the store refuses writes until it is reopened
+	// (after a failed fsync the page cache cannot be trusted). Reads go
+	// on. The entry whose fsync failed stays in the log's file, and may
+	// be replayed by the reopening: its outcome is unknown.
 	ErrFailed = errors.New("consumeroffsets: log write failed, writes are refused until a restart")
 	// ErrNoSpace reports a Flush that found the disk full (ENOSPC, EDQUOT):
 	// nothing staged since the last Flush was applied or left in the log,

@@ -79,7 +79,10 @@ import (
 //     against SEAL                                 here stops the compaction:
 //     nothing is released; the checkpoint is renamed checkpoint.N.sealed.broken
 //     (kept as evidence, read by nobody) and DIR fsynced, which leaves the
-//     log as it was before the compaction
+//     log as it was before the compaction; but when this is the retry of
+//     a release that stopped after step 8 or 9 (a full disk), the wal no
+//     longer holds what it replaced, and it stays: a restart refuses it
+//     by name
 //  8. empty the wal segments wholly <= N           crash: as 6; their entries
 //     are never read again
 //  9. tidwall TruncateFront(N+1) on the wal        crash: tidwall finishes or
@@ -479,7 +482,7 @@ func Size(dir string) (int64, error) {
 
 // ReleaseThrough drops the wal's entries up to and including n, which the
 // checkpoint for n (already committed) now holds, and then every older
-// checkpoint: steps 7 to 11 of the protocol above. It first reads the
+// checkpoint, when that one is sealed: steps 7 to 11 of the protocol above. It first reads the
 // checkpoint back and checks it against its seal; when that fails it
 // releases nothing and removes nothing. It returns how long it held the
 // log, during which Append and Sync wait: the compaction's pause. It is the
@@ -497,12 +500,20 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	}
 	if err := VerifyCheckpoint(l.dir); err != nil {
 		err = fmt.Errorf("log: the new checkpoint does not read back whole: %w", err)
-		if ck.n == n {
-			// Nothing is released yet: the log without it is the log as
-			// it was before this compaction. Keep it as evidence.
-			if merr := setAside(l.dir, ck); merr != nil {
-				return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
-			}
+		if ck.n != n {
+			return 0, err
+		}
+		// While the wal still holds every entry the checkpoint replaced,
+		// the log without it is the log as it was before this compaction:
+		// set it aside as evidence. Once a release stopped half way (the
+		// retry after a full disk) emptied or truncated some of them, it
+		// is the only copy of those records: it stays the log's head, so
+		// that a restart refuses it by name rather than blame the wal.
+		if released, rerr := walReleased(l.dir, n); rerr != nil || released {
+			return 0, err
+		}
+		if merr := setAside(l.dir, ck); merr != nil {
+			return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
 		}
 		return 0, err
 	}
@@ -524,8 +535,10 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 		return pause, err
 	}
 	// The directory fsync that makes the truncation durable needs no hold
-	// on the log: appends go to the same inode whatever name a crash leaves
-	// it under, and tidwall's open finishes an interrupted truncation.
+	// on the log: tidwall's open finishes an interrupted truncation, and a
+	// Sync that acknowledges an entry appended meanwhile fsyncs the
+	// directory itself (truncateFront set dirDirty), so that the rewritten
+	// tail is not left under its TEMP name, which Open removes.
 	if err := syncDir(filepath.Join(l.dir, walDirName)); err != nil {
 		l.mu.Lock()
 		l.failed = err
@@ -535,7 +548,52 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	if err := hook("wal-truncated"); err != nil {
 		return pause, err
 	}
+	if !ck.sealed {
+		// Written before seals (the retried release of an upgraded log's
+		// checkpoint): not known to be whole, so the older ones stay, as
+		// Log.Replay keeps them, until a sealed one is written.
+		return pause, nil
+	}
 	return pause, cleanCheckpoints(l.dir, ck)
+}
+
+// walReleased reports whether a release through checkpoint n has begun to
+// drop wal entries that the log without it needs, those after the
+// checkpoint before n (prev): a segment wholly at or before n but not at
+// or before prev was emptied (emptyReleased), or the wal starts after
+// prev+1 (tidwall's truncation). Segments a release through prev emptied
+// before a crash do not count: the log without n does not read them.
+func walReleased(dir string, n uint64) (bool, error) {
+	segs, err := listSegments(filepath.Join(dir, walDirName))
+	if err != nil {
+		return false, err
+	}
+	var prev uint64 // the index the log before checkpoint n starts after
+	done, _, err := checkpoints(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range done {
+		if c.n < n {
+			prev = c.n
+		}
+	}
+	if len(segs) == 0 || segs[0].index > prev+1 {
+		return true, nil
+	}
+	for i := 0; i+1 < len(segs) && segs[i+1].index <= n+1; i++ {
+		if segs[i+1].index <= prev+1 {
+			continue // wholly at or before prev
+		}
+		fi, err := os.Stat(segs[i].path)
+		if err != nil {
+			return false, err
+		}
+		if fi.Size() == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // emptyReleased truncates to zero bytes every wal segment whose entries are
@@ -583,6 +641,12 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 		l.failed = err // tidwall marks itself corrupt; only a reopen recovers
 		return fmt.Errorf("log: truncate front to %d: %w", n+1, err)
 	}
+	// tidwall wrote the segment holding n+1 anew (TEMP, renamed START,
+	// renamed to its name) and, when it is the tail, appends go on into
+	// it: like a new segment's, its name must be durable before a reply
+	// covers an entry in it, so the next Sync fsyncs the directory even
+	// if ReleaseThrough's own fsync has not run yet.
+	l.dirDirty = true
 	if err := hook("wal-truncated-unsynced"); err != nil {
 		return err
 	}

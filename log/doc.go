@@ -109,9 +109,10 @@
 // Append writes one entry with a single write(2). Sync fdatasyncs the tail
 // segment (preallocated with Options.Preallocate: prealloc.go says why
 // that is as durable as fsync), and fsyncs the directory too when tidwall
-// has cycled to a new segment since the last Sync, so that a new segment's
-// name is as durable as its data. Close gives the tail's unused
-// preallocated space back. tidwall fsyncs a segment itself before it cycles away from it, so
+// has cycled to a new segment or a release (ReleaseThrough) has rewritten
+// the tail under a new file since the last Sync, so that a segment's name is
+// as durable as its data. Close gives the tail's unused preallocated space
+// back. tidwall fsyncs a segment itself before it cycles away from it, so
 // every segment but the newest is complete on disk.
 //
 // When a write fails because the file system is full (ENOSPC, EDQUOT),
