@@ -342,27 +342,6 @@ func (l *Log) sync() error {
 	return nil
 }
 
-// Replay calls fn for every record from index from onwards; see the
-// package-level Replay. When it has read the newest checkpoint and found it
-// whole against its seal, it removes the older checkpoints a crash may have
-// left (see checkpoint.go); for a checkpoint without a seal it logs one WARN
-// line and removes nothing.
-func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	st, err := Replay(l.dir, from, fn)
-	if err != nil || st.Checkpoint == 0 {
-		return st, err
-	}
-	ck := ckpt{n: st.Checkpoint, sealed: st.Sealed}
-	if !ck.sealed {
-		// Not known to be whole: the older checkpoints stay too, until a
-		// compaction writes a sealed one.
-		l.opts.Logger.Warn("checkpoint has no seal (written by an older version): it cannot be verified for completeness; the next compaction writes a sealed one",
-			"checkpoint", filepath.Join(l.dir, ck.name()))
-		return st, nil
-	}
-	return st, cleanCheckpoints(l.dir, ck)
-}
-
 // Close syncs and closes the log and releases the directory lock.
 func (l *Log) Close() error {
 	l.mu.Lock()
@@ -382,24 +361,6 @@ func (l *Log) Close() error {
 		l.lock = nil
 	}
 	return err
-}
-
-// lockDir takes an exclusive, non-blocking flock on dir/LOCK. The kernel
-// drops it when the process dies, so a crash never leaves a stale lock.
-func lockDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("log: open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
-		}
-		return nil, fmt.Errorf("log: lock %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // removeTemps deletes the NAME.TEMP files tidwall leaves when a crash stops
@@ -431,3 +392,6 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// SyncDir fsyncs directory dir, so that the names in it are durable.
+func SyncDir(dir string) error { return syncDir(dir) }

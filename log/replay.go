@@ -2,8 +2,7 @@ package log
 
 import (
 	"errors"
-	"io"
-	"os"
+	"path/filepath"
 )
 
 // ReplayStats describes what a replay read.
@@ -42,35 +41,30 @@ func ReplayRange(dir string, from, to uint64, fn func(index uint64, r Record) er
 	return st.ReplayStats, err
 }
 
-// readFile reads a whole file into buf's storage, growing it when needed.
-func readFile(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return buf, err
-	}
-	size := int(fi.Size())
-	if cap(buf) < size {
-		buf = make([]byte, size)
-	}
-	buf = buf[:size]
-	n, err := io.ReadFull(f, buf)
-	// A running node may have appended since Stat; what was read is a
-	// consistent prefix only up to the last whole entry, which the frame
-	// parser enforces, so a short read of an appended file is not an error.
-	if err == io.ErrUnexpectedEOF {
-		return buf[:n], nil
-	}
-	return buf[:n], err
-}
-
 // ReplaySerial is ReplayRange reading on the caller's goroutine only (see
 // ScanOptions.Serial).
 func ReplaySerial(dir string, from, to uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
 	st, err := Scan(dir, ScanOptions{From: from, To: to, Record: fn, Serial: true})
 	return st.ReplayStats, err
+}
+
+// Replay calls fn for every record from index from onwards; see the
+// package-level Replay. When it has read the newest checkpoint and found it
+// whole against its seal, it removes the older checkpoints a crash may have
+// left (see checkpoint.go); for a checkpoint without a seal it logs one WARN
+// line and removes nothing.
+func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
+	st, err := Replay(l.dir, from, fn)
+	if err != nil || st.Checkpoint == 0 {
+		return st, err
+	}
+	ck := ckpt{n: st.Checkpoint, sealed: st.Sealed}
+	if !ck.sealed {
+		// Not known to be whole: the older checkpoints stay too, until a
+		// compaction writes a sealed one.
+		l.opts.Logger.Warn("checkpoint has no seal (written by an older version): it cannot be verified for completeness; the next compaction writes a sealed one",
+			"checkpoint", filepath.Join(l.dir, ck.name()))
+		return st, nil
+	}
+	return st, cleanCheckpoints(l.dir, ck)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -574,4 +575,30 @@ func resyncEntry(data []byte, off int, minIndex uint64) (at int, found bool, ind
 		return p, true, idx
 	}
 	return 0, false, 0
+}
+
+// readFile reads a whole file into buf's storage, growing it when needed.
+func readFile(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return buf, err
+	}
+	size := int(fi.Size())
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	n, err := io.ReadFull(f, buf)
+	// A running node may have appended since Stat; what was read is a
+	// consistent prefix only up to the last whole entry, which the frame
+	// parser enforces, so a short read of an appended file is not an error.
+	if err == io.ErrUnexpectedEOF {
+		return buf[:n], nil
+	}
+	return buf[:n], err
 }
