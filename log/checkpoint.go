@@ -2,7 +2,6 @@ package log
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -109,11 +108,6 @@ const (
 	// bytes_per_sync avoids.
 	checkpointSyncBytes = 1 << 20
 )
-
-// ErrSeal reports a checkpoint whose seal is missing or invalid, or whose
-// contents do not match its seal: it was cut short, emptied or tampered
-// with.
-var ErrSeal = errors.New("log: checkpoint does not match its seal")
 
 // ckpt is a complete checkpoint directory.
 type ckpt struct {

@@ -20,12 +20,6 @@ const (
 	defaultSegs = 4 << 20
 )
 
-// ErrNoSpace reports an Append that failed because the file system is full
-// (ENOSPC) or the quota is used up (EDQUOT) while a segment was written or
-// created. Nothing of the entry is left: the wal was brought back to its
-// previous last entry, so a later Append, once there is room, succeeds.
-var ErrNoSpace = errors.New("log: no space left for the log")
-
 // Options configures Open. The zero value is a durable log with 4 MiB
 // segments that logs to slog.Default.
 type Options struct {

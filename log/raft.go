@@ -14,10 +14,6 @@ import (
 // back, cutting a conflicting suffix, and a log that starts after a
 // snapshot. The single node calls none of it.
 
-// ErrIndex reports an entry appended or read at an index the log does not
-// have in that place.
-var ErrIndex = errors.New("log: index out of range")
-
 // AppendRaft writes e as one version 2 entry. e.Index must be
 // LastIndex()+1: the raft index is the entry's place in the log. The entry
 // is not durable until Sync returns nil; failures are as for Append.

@@ -1,7 +1,6 @@
 package log
 
 import (
-	"errors"
 	"path/filepath"
 )
 
@@ -15,10 +14,6 @@ type ReplayStats struct {
 	Bytes      int64  // bytes of the segment files read
 	Last       uint64 // index of the last entry in the log, 0 if empty
 }
-
-// ErrCompacted reports a replay asked to stop before the newest checkpoint:
-// that history was compacted away.
-var ErrCompacted = errors.New("log: history before the checkpoint was compacted")
 
 // Replay reads the log in directory dir (the directory Open takes) from log
 // index from onwards and calls fn for every record, in log order; see

@@ -13,16 +13,6 @@ import (
 // that never writes, tolerates the tail a running node may be writing, and
 // can carry on past damage to find every damaged place.
 
-var (
-	// ErrNotLog reports a directory without a wal/ directory inside: not a
-	// log directory. Open would create one; the functions here never do.
-	ErrNotLog = errors.New("log: not a log directory (no wal/ directory inside)")
-	// ErrChanged reports that files disappeared or moved while a scan read
-	// them: a compaction released part of the log. Reading again sees the
-	// new files.
-	ErrChanged = errors.New("log: the log changed while it was read (a compaction ran)")
-)
-
 // CheckDir reports, without changing anything, whether dir holds a log:
 // an error wrapping os.ErrNotExist when dir is missing, ErrNotLog when it
 // has no wal/ directory.
