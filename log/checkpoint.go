@@ -63,13 +63,19 @@ import (
 // # Writing one
 //
 // The compactor writes a checkpoint with CreateCheckpoint, Add and Commit,
-// then calls Log.ReleaseThrough. The order of every step, and what a crash
-// after each leaves behind:
+// then calls Log.ReleaseThrough(N). A cluster member (package raftlog)
+// writes its snapshot's the same way, with a file of its own written by
+// CheckpointWriter.WriteFile before Commit, and releases through an index
+// M below N to keep entries before the snapshot in the wal (steps 8 and 9
+// then take M for N). The order of every step, and what a crash after each
+// leaves behind:
 //
-//  1. mkdir checkpoint.N.tmp, write its segments  crash: .tmp removed by Open
-//  2. fsync each segment                           crash: .tmp removed by Open
+//  1. mkdir checkpoint.N.sealed.tmp, write its     crash: .tmp removed by Open
+//     segments (fsynced every 1 MiB written, and
+//     each by tidwall before it starts the next)
+//  2. fsync the last segment (closing it)          crash: .tmp removed by Open
 //  3. write SEAL into it, fsync SEAL               crash: .tmp removed by Open
-//  4. fsync checkpoint.N.tmp                       crash: .tmp removed by Open
+//  4. fsync checkpoint.N.sealed.tmp                crash: .tmp removed by Open
 //  5. rename it to checkpoint.N.sealed             crash: either name; as 1 or 6
 //  6. fsync DIR                                    crash: checkpoint.N.sealed is
 //     the log's head, wal entries <= N skipped; older checkpoints stay until
