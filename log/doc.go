@@ -22,6 +22,10 @@
 //	DIR/wal/<segment>.broken       bytes cut off a torn tail, kept as evidence
 //	DIR/wal/<segment>.END          a cluster member's TruncateBack in progress
 //	                               (tidwall's), finished by Open
+//	DIR/wal/<segment>.START        a release's TruncateFront in progress
+//	                               (tidwall's), finished by Open
+//	DIR/wal/<segment>.START.TEMP   either of them being written, before its
+//	DIR/wal/<segment>.END.TEMP     rename; removed by Open
 //	DIR/checkpoint.N.sealed/       live records as of index N (see checkpoint.go),
 //	                               in the same segment and entry format
 //	DIR/checkpoint.N.sealed/SEAL   what the checkpoint holds: entries, records,
