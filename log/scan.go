@@ -38,8 +38,9 @@ func CheckDir(dir string) error {
 // ScanOptions says which entries Scan reads and what it reports.
 type ScanOptions struct {
 	// From and To bound the log indexes read: entries with index in
-	// [From, To], To == 0 meaning to the end. A To before the newest
-	// checkpoint's index is an ErrCompacted error.
+	// [From, To], To == 0 meaning to the end. A range that takes in the
+	// newest checkpoint (From at or before its index) must not end before
+	// it: that is an ErrCompacted error.
 	From, To uint64
 	// Entry, when set, is called for each good entry before its records.
 	Entry func(EntryInfo) error
@@ -70,7 +71,7 @@ type EntryInfo struct {
 
 // Damage locates one damaged place that Scan found.
 type Damage struct {
-	Path   string // the segment file
+	Path   string // the segment file; for damage to a whole file, that file (SEAL) or its directory
 	Offset int64  // byte offset where the damage starts
 	// Bytes is the damaged span: up to the next valid entry in the file, or
 	// to its end.
