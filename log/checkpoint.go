@@ -185,6 +185,20 @@ func CheckpointUnsealed(dir string) (bool, error) {
 	return ok && !c.sealed, err
 }
 
+// CheckpointDir returns the directory of the newest complete checkpoint of
+// the log in dir and the index it covers; false when there is none.
+func CheckpointDir(dir string) (path string, n uint64, ok bool, err error) {
+	c, ok, err := newestCheckpoint(dir)
+	if err != nil || !ok {
+		return "", 0, false, err
+	}
+	return filepath.Join(dir, c.name()), c.n, true, nil
+}
+
+// CheckpointName is the name, inside a log directory, of the sealed
+// checkpoint covering index n.
+func CheckpointName(n uint64) string { return checkpointName(n) }
+
 // removeTmpCheckpoints removes the temporary checkpoints a crash during a
 // compaction leaves behind. They are never part of the log.
 func removeTmpCheckpoints(dir string) error {
@@ -354,6 +368,22 @@ func (c *CheckpointWriter) Add(t RecordType, data []byte) error {
 	c.batch.Add(t, data)
 	if c.batch.Size() >= checkpointEntryBytes {
 		return c.flush()
+	}
+	return nil
+}
+
+// WriteFile writes a file of the caller's into the checkpoint's directory
+// and fsyncs it, before Commit seals and renames the directory, so that the
+// file is in place exactly when the checkpoint is: a cluster member keeps
+// its snapshot's raft metadata this way. The name must not be SEAL or a
+// segment's name; the seal does not cover the file, which should carry its
+// own checksum. Readers of the log ignore it.
+func (c *CheckpointWriter) WriteFile(name string, data []byte) error {
+	if name == sealName || name != filepath.Base(name) || len(name) >= segmentNameLen || name == "." || name == ".." {
+		return fmt.Errorf("log: checkpoint file name %q is reserved or not a plain name", name)
+	}
+	if err := writeFileSync(filepath.Join(c.tmp, name), data); err != nil {
+		return fmt.Errorf("log: write checkpoint file %s: %w", name, err)
 	}
 	return nil
 }
@@ -592,35 +622,5 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 		return err
 	}
 	l.tailBytes = int(fi.Size())
-	return nil
-}
-
-// CheckpointDir returns the directory of the newest complete checkpoint of
-// the log in dir and the index it covers; false when there is none.
-func CheckpointDir(dir string) (path string, n uint64, ok bool, err error) {
-	c, ok, err := newestCheckpoint(dir)
-	if err != nil || !ok {
-		return "", 0, false, err
-	}
-	return filepath.Join(dir, c.name()), c.n, true, nil
-}
-
-// CheckpointName is the name, inside a log directory, of the sealed
-// checkpoint covering index n.
-func CheckpointName(n uint64) string { return checkpointName(n) }
-
-// WriteFile writes a file of the caller's into the checkpoint's directory
-// and fsyncs it, before Commit seals and renames the directory, so that the
-// file is in place exactly when the checkpoint is: a cluster member keeps
-// its snapshot's raft metadata this way. The name must not be SEAL or a
-// segment's name; the seal does not cover the file, which should carry its
-// own checksum. Readers of the log ignore it.
-func (c *CheckpointWriter) WriteFile(name string, data []byte) error {
-	if name == sealName || name != filepath.Base(name) || len(name) >= segmentNameLen || name == "." || name == ".." {
-		return fmt.Errorf("log: checkpoint file name %q is reserved or not a plain name", name)
-	}
-	if err := writeFileSync(filepath.Join(c.tmp, name), data); err != nil {
-		return fmt.Errorf("log: write checkpoint file %s: %w", name, err)
-	}
 	return nil
 }
