@@ -609,18 +609,6 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 	if err := hook("wal-truncated-unsynced"); err != nil {
 		return err
 	}
-	walDir := filepath.Join(l.dir, walDirName)
 	// The tail segment may have been rewritten shorter: measure it again.
-	segs, err := listSegments(walDir)
-	if err != nil || len(segs) == 0 {
-		l.failed = fmt.Errorf("log: list segments after truncation: %v", err)
-		return l.failed
-	}
-	fi, err := os.Stat(segs[len(segs)-1].path)
-	if err != nil {
-		l.failed = err
-		return err
-	}
-	l.tailBytes = int(fi.Size())
-	return nil
+	return l.measureTail()
 }

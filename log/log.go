@@ -307,6 +307,24 @@ func cutAfter(walDir string, last uint64, sync bool) (int, error) {
 	return end, nil
 }
 
+// measureTail sets tailBytes to the size of the newest segment after tidwall
+// rewrote the tail (TruncateFront, TruncateBack), so that cycles are seen
+// where tidwall makes them. A failure is final.
+func (l *Log) measureTail() error {
+	segs, err := listSegments(filepath.Join(l.dir, walDirName))
+	if err != nil || len(segs) == 0 {
+		l.failed = fmt.Errorf("log: list segments after truncation: %v", err)
+		return l.failed
+	}
+	fi, err := os.Stat(segs[len(segs)-1].path)
+	if err != nil {
+		l.failed = err
+		return err
+	}
+	l.tailBytes = int(fi.Size())
+	return nil
+}
+
 // Sync makes every appended entry durable: it fsyncs the tail segment, and
 // the wal directory when a segment was created since the last Sync.
 func (l *Log) Sync() error {

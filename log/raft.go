@@ -103,18 +103,10 @@ func (l *Log) TruncateBack(last uint64) error {
 		return fmt.Errorf("log: truncate back to %d: %w", last, err)
 	}
 	l.last = last
-	walDir := filepath.Join(l.dir, walDirName)
-	segs, err := listSegments(walDir)
-	if err != nil || len(segs) == 0 {
-		l.failed = fmt.Errorf("log: list segments after truncation: %v", err)
-		return l.failed
-	}
-	fi, err := os.Stat(segs[len(segs)-1].path)
-	if err != nil {
-		l.failed = err
+	if err := l.measureTail(); err != nil {
 		return err
 	}
-	l.tailBytes = int(fi.Size())
+	walDir := filepath.Join(l.dir, walDirName)
 	if l.opts.NoSync {
 		return nil
 	}
