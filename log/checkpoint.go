@@ -2,7 +2,6 @@ package log
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -64,13 +63,19 @@ import (
 // # Writing one
 //
 // The compactor writes a checkpoint with CreateCheckpoint, Add and Commit,
-// then calls Log.ReleaseThrough. The order of every step, and what a crash
-// after each leaves behind:
+// then calls Log.ReleaseThrough(N). A cluster member (package raftlog)
+// writes its snapshot's the same way, with a file of its own written by
+// CheckpointWriter.WriteFile before Commit, and releases through an index
+// M below N to keep entries before the snapshot in the wal (steps 8 and 9
+// then take M for N). The order of every step, and what a crash after each
+// leaves behind:
 //
-//  1. mkdir checkpoint.N.tmp, write its segments  crash: .tmp removed by Open
-//  2. fsync each segment                           crash: .tmp removed by Open
+//  1. mkdir checkpoint.N.sealed.tmp, write its     crash: .tmp removed by Open
+//     segments (fsynced every 1 MiB written, and
+//     each by tidwall before it starts the next)
+//  2. fsync the last segment (closing it)          crash: .tmp removed by Open
 //  3. write SEAL into it, fsync SEAL               crash: .tmp removed by Open
-//  4. fsync checkpoint.N.tmp                       crash: .tmp removed by Open
+//  4. fsync checkpoint.N.sealed.tmp                crash: .tmp removed by Open
 //  5. rename it to checkpoint.N.sealed             crash: either name; as 1 or 6
 //  6. fsync DIR                                    crash: checkpoint.N.sealed is
 //     the log's head, wal entries <= N skipped; older checkpoints stay until
@@ -112,11 +117,6 @@ const (
 	// bytes_per_sync avoids.
 	checkpointSyncBytes = 1 << 20
 )
-
-// ErrSeal reports a checkpoint whose seal is missing or invalid, or whose
-// contents do not match its seal: it was cut short, emptied or tampered
-// with.
-var ErrSeal = errors.New("log: checkpoint does not match its seal")
 
 // ckpt is a complete checkpoint directory.
 type ckpt struct {
@@ -187,6 +187,20 @@ func CheckpointUnsealed(dir string) (bool, error) {
 	c, ok, err := newestCheckpoint(dir)
 	return ok && !c.sealed, err
 }
+
+// CheckpointDir returns the directory of the newest complete checkpoint of
+// the log in dir and the index it covers; false when there is none.
+func CheckpointDir(dir string) (path string, n uint64, ok bool, err error) {
+	c, ok, err := newestCheckpoint(dir)
+	if err != nil || !ok {
+		return "", 0, false, err
+	}
+	return filepath.Join(dir, c.name()), c.n, true, nil
+}
+
+// CheckpointName is the name, inside a log directory, of the sealed
+// checkpoint covering index n.
+func CheckpointName(n uint64) string { return checkpointName(n) }
 
 // removeTmpCheckpoints removes the temporary checkpoints a crash during a
 // compaction leaves behind. They are never part of the log.
@@ -357,6 +371,22 @@ func (c *CheckpointWriter) Add(t RecordType, data []byte) error {
 	c.batch.Add(t, data)
 	if c.batch.Size() >= checkpointEntryBytes {
 		return c.flush()
+	}
+	return nil
+}
+
+// WriteFile writes a file of the caller's into the checkpoint's directory
+// and fsyncs it, before Commit seals and renames the directory, so that the
+// file is in place exactly when the checkpoint is: a cluster member keeps
+// its snapshot's raft metadata this way. The name must not be SEAL or a
+// segment's name; the seal does not cover the file, which should carry its
+// own checksum. Readers of the log ignore it.
+func (c *CheckpointWriter) WriteFile(name string, data []byte) error {
+	if name == sealName || name != filepath.Base(name) || len(name) >= segmentNameLen || name == "." || name == ".." {
+		return fmt.Errorf("log: checkpoint file name %q is reserved or not a plain name", name)
+	}
+	if err := writeFileSync(filepath.Join(c.tmp, name), data); err != nil {
+		return fmt.Errorf("log: write checkpoint file %s: %w", name, err)
 	}
 	return nil
 }
@@ -650,15 +680,6 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 	if err := hook("wal-truncated-unsynced"); err != nil {
 		return err
 	}
-	// The tail segment may have been rewritten shorter, as a new file:
-	// measure it again, and make Sync reach the new file.
-	size, changed, err := l.openTail()
-	if err != nil {
-		l.failed = err
-		return err
-	}
-	if changed {
-		l.tailBytes = int(size)
-	}
-	return nil
+	// The tail segment may have been rewritten shorter: measure it again.
+	return l.measureTail()
 }

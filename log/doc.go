@@ -12,19 +12,31 @@
 //
 // # Directory layout
 //
+// DIR is the directory Open takes: the node's DATA/<node_id>/, or a
+// cluster member's MEMBER/log/ (package raftlog keeps its own files in
+// MEMBER, beside it).
+//
 //	DIR/LOCK                       flock(2) target; held exclusively while open
 //	DIR/wal/00000000000000000001   tidwall/wal segment, named by its first index
 //	DIR/wal/00000000000000012345   ... the newest segment takes the appends
 //	DIR/wal/<segment>.broken       bytes cut off a torn tail, kept as evidence
 //	DIR/wal/<segment>.END          a cluster member's TruncateBack in progress
 //	                               (tidwall's), finished by Open
+//	DIR/wal/<segment>.START        a release's TruncateFront in progress
+//	                               (tidwall's), finished by Open
+//	DIR/wal/<segment>.START.TEMP   either of them being written, before its
+//	DIR/wal/<segment>.END.TEMP     rename; removed by Open
 //	DIR/checkpoint.N.sealed/       live records as of index N (see checkpoint.go),
 //	                               in the same segment and entry format
 //	DIR/checkpoint.N.sealed/SEAL   what the checkpoint holds: entries, records,
 //	                               size, a checksum (layout in checkpoint.go)
+//	DIR/checkpoint.N.sealed/NAME   a file of the writer's beside the segments
+//	                               (CheckpointWriter.WriteFile: a member's
+//	                               RAFT metadata); not sealed, not read here
 //	DIR/checkpoint.N/              a checkpoint from before seals: read, with a
 //	                               WARN, until the next compaction replaces it
-//	DIR/checkpoint.N.tmp/          a checkpoint being written; removed by Open
+//	DIR/checkpoint.N.sealed.tmp/   a checkpoint being written; removed by Open
+//	                               (so is an older program's checkpoint.N.tmp/)
 //	DIR/checkpoint.N.sealed.broken a new checkpoint that failed its read-back,
 //	                               kept as evidence; never read
 //
@@ -139,6 +151,6 @@
 // to a torn tail, for the tool; LockHeld tells whether a node holds a
 // directory without touching its LOCK file.
 //
-// Checkpoints, written by the compactor, are described with their file
-// protocol in checkpoint.go.
+// Checkpoints, written by the compactor and by a cluster member for its
+// snapshots, are described with their file protocol in checkpoint.go.
 package log

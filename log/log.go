@@ -20,12 +20,6 @@ const (
 	defaultSegs = 4 << 20
 )
 
-// ErrNoSpace reports an Append that failed because the file system is full
-// (ENOSPC) or the quota is used up (EDQUOT) while a segment was written or
-// created. Nothing of the entry is left: the wal was brought back to its
-// previous last entry, so a later Append, once there is room, succeeds.
-var ErrNoSpace = errors.New("log: no space left for the log")
-
 // Options configures Open. The zero value is a durable log with 4 MiB
 // segments that logs to slog.Default.
 type Options struct {
@@ -331,6 +325,24 @@ func cutAfter(walDir string, last uint64, sync bool) (int, error) {
 	return end, nil
 }
 
+// measureTail follows a truncation by tidwall (TruncateFront, TruncateBack)
+// that may have rewritten the tail segment as a new, shorter file: it points
+// Sync's handle at the new file (openTail, which also preallocates it) and
+// sets tailBytes to its size. Without it, Sync would fdatasync the old,
+// unlinked file and acknowledge entries that are not durable. A failure is
+// final.
+func (l *Log) measureTail() error {
+	size, changed, err := l.openTail()
+	if err != nil {
+		l.failed = err
+		return err
+	}
+	if changed {
+		l.tailBytes = int(size)
+	}
+	return nil
+}
+
 // Sync makes every appended entry durable: it fsyncs the tail segment, and
 // the wal directory when a segment was created since the last Sync.
 func (l *Log) Sync() error {
@@ -360,27 +372,6 @@ func (l *Log) sync() error {
 	return nil
 }
 
-// Replay calls fn for every record from index from onwards; see the
-// package-level Replay. When it has read the newest checkpoint and found it
-// whole against its seal, it removes the older checkpoints a crash may have
-// left (see checkpoint.go); for a checkpoint without a seal it logs one WARN
-// line and removes nothing.
-func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	st, err := Replay(l.dir, from, fn)
-	if err != nil || st.Checkpoint == 0 {
-		return st, err
-	}
-	ck := ckpt{n: st.Checkpoint, sealed: st.Sealed}
-	if !ck.sealed {
-		// Not known to be whole: the older checkpoints stay too, until a
-		// compaction writes a sealed one.
-		l.opts.Logger.Warn("checkpoint has no seal (written by an older version): it cannot be verified for completeness; the next compaction writes a sealed one",
-			"checkpoint", filepath.Join(l.dir, ck.name()))
-		return st, nil
-	}
-	return st, cleanCheckpoints(l.dir, ck)
-}
-
 // Close syncs and closes the log and releases the directory lock.
 func (l *Log) Close() error {
 	l.mu.Lock()
@@ -404,24 +395,6 @@ func (l *Log) Close() error {
 		l.lock = nil
 	}
 	return err
-}
-
-// lockDir takes an exclusive, non-blocking flock on dir/LOCK. The kernel
-// drops it when the process dies, so a crash never leaves a stale lock.
-func lockDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("log: open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
-		}
-		return nil, fmt.Errorf("log: lock %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // removeTemps deletes the NAME.TEMP files tidwall leaves when a crash stops
@@ -453,3 +426,6 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// SyncDir fsyncs directory dir, so that the names in it are durable.
+func SyncDir(dir string) error { return syncDir(dir) }

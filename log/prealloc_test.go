@@ -93,7 +93,8 @@ func TestPreallocatedWhileOpen(t *testing.T) {
 }
 
 // TestSyncFollowsTail: Sync must reach the file tidwall appends to. After a
-// cycle, and after a front truncation that rewrote the tail as a new file,
+// cycle, after a front truncation that rewrote the tail as a new file, and
+// after a cluster member's TruncateBack,
 // the file the log fdatasyncs is tidwall's newest segment, preallocated.
 func TestSyncFollowsTail(t *testing.T) {
 	dir := t.TempDir()
@@ -133,4 +134,28 @@ func TestSyncFollowsTail(t *testing.T) {
 	}
 	appendN(t, l, 3)
 	sameAsNewest("after appends")
+
+	// A cluster member cuts a conflicting suffix: tidwall rewrites the tail
+	// as a new file, and the entries appended after the cut must be synced
+	// in that file, not in the unlinked one.
+	m := t.TempDir()
+	ml, err := Open(m, Options{SegmentSize: 64 << 10, Preallocate: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ml.Close()
+	for i := uint64(1); i <= 10; i++ {
+		appendRaft(t, ml, RaftEntry{Index: i, Term: 1, Data: batchData("r")})
+	}
+	if err := ml.TruncateBack(5); err != nil {
+		t.Fatal(err)
+	}
+	appendRaft(t, ml, RaftEntry{Index: 6, Term: 2, Data: batchData("s")})
+	fi, err := os.Stat(newestSegment(t, m))
+	if err != nil || ml.tail == nil {
+		t.Fatalf("after TruncateBack: %v, tail %v", err, ml.tail)
+	}
+	if cur, err := ml.tail.Stat(); err != nil || !os.SameFile(cur, fi) {
+		t.Fatalf("after TruncateBack: Sync would fdatasync %s, not tidwall's newest segment", ml.tail.Name())
+	}
 }
