@@ -143,7 +143,7 @@ type Outcome struct {
 	Kind    Kind
 	Offset  int64 // fetch_offset_ok's offset
 	Deleted int64 // delete_offsets_ok's and delete_group_ok's deleted
-	Code    int   // the error's code, when the reply was an error
+	Code    int   // the error's code, when the reply was an error; -1: never sent (Recorder.Call)
 	Text    string
 }
 

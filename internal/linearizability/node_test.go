@@ -256,3 +256,49 @@ func TestSingleNode(t *testing.T) {
 		}
 	}
 }
+
+// TestCallThroughRouter records through the cluster harness, as the
+// cluster tests do: one node under clustertest's router, killed and
+// restarted on its directory between commits.
+func TestCallThroughRouter(t *testing.T) {
+	dataDir := t.TempDir()
+	r := clustertest.NewRouter(t, clustertest.RouterConfig{
+		Nodes:   []string{"n1"},
+		Command: func(string) []string { return []string{nodeBin, "--data-dir", dataDir} },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := r.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := NewRecorder()
+	call := func(q Request) Outcome {
+		t.Helper()
+		o, err := rec.Call(ctx, r, 0, "c1", "n1", q)
+		if err != nil && o.Code != -1 {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if o := call(Commit("g", "t", 0, 5)); o.Kind != OK {
+		t.Fatalf("commit: %+v", o)
+	}
+	if err := r.Kill("n1"); err != nil {
+		t.Fatal(err)
+	}
+	if o := call(Commit("g", "t", 0, 6)); o.Kind != Failed || o.Code != -1 {
+		t.Fatalf("commit to a killed node: %+v, want Failed with code -1", o)
+	}
+	if err := r.Restart("n1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o := call(Fetch("g", "t", 0)); o.Kind != OK || o.Offset != 5 {
+		t.Fatalf("fetch after the restart: %+v, want 5", o)
+	}
+	if res := Check(t, rec); res.Operations != 3 {
+		t.Errorf("checked %d operations, want 3", res.Operations)
+	}
+}
