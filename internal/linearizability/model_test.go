@@ -313,3 +313,51 @@ func TestCheckReportsAndVisualizes(t *testing.T) {
 		t.Fatalf("linearizable history: verdict %v, errors %q", res.Verdict, tb.errors)
 	}
 }
+
+// TestUnknownWritesPruned: unknown writes nobody could have observed are
+// left out, so that rejecting a history does not cost 2^n in them; those
+// that explain an observation stay.
+func TestUnknownWritesPruned(t *testing.T) {
+	var ops []porcupine.Operation
+	var tm int64
+	const floating = 30
+	for i := 0; i < floating; i++ {
+		ops = append(ops, op(1, tm, 0, commit(0, int64(1000+i)), unknown))
+		ops = append(ops, op(2, tm, 0, fetch(0), unknown))
+		ops = append(ops, op(3, tm, tm+1, commit(0, int64(5000+i)), failed(11)))
+		for j := 0; j < 5; j++ {
+			v := int64(i*10 + j + 1)
+			ops = append(ops, op(0, tm+1, tm+2, commit(0, v), ok), op(0, tm+3, tm+4, fetch(0), read(v)))
+			tm += 5
+		}
+	}
+	ops = append(ops, op(0, tm+10, tm+20, fetch(0), read(3))) // stale
+	res := CheckOperations(ops, 0)
+	if res.Verdict != porcupine.Illegal || res.Pruned != 3*floating || res.Unknown != 0 {
+		t.Fatalf("verdict %v, %d pruned, %d unknown kept; want Illegal, %d, 0", res.Verdict, res.Pruned, res.Unknown, 3*floating)
+	}
+
+	kept := []struct {
+		name string
+		ops  []porcupine.Operation
+	}{
+		{"its value is read", []porcupine.Operation{
+			op(0, 0, 0, commit(0, 7), unknown),
+			op(1, 10, 20, fetch(0), read(7)),
+		}},
+		{"a delete counts it", []porcupine.Operation{
+			op(0, 0, 0, CommitBatch("g", Entry{"t", 0, 7}, Entry{"t", 1, 7}), unknown),
+			op(1, 10, 20, DeleteTopic("g", "t", nil), deleted(2)),
+		}},
+		{"its generation fences a commit", []porcupine.Operation{
+			op(0, 0, 0, commit(0, 7).WithGeneration(3), unknown),
+			op(1, 10, 20, commit(1, 8).WithGeneration(2), failed(22)),
+		}},
+	}
+	for _, c := range kept {
+		res := CheckOperations(c.ops, 0)
+		if res.Verdict != porcupine.Ok || res.Pruned != 0 || res.Unknown != 1 {
+			t.Errorf("%s: verdict %v, %d pruned, %d unknown; want Ok, 0, 1", c.name, res.Verdict, res.Pruned, res.Unknown)
+		}
+	}
+}

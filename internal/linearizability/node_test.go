@@ -298,7 +298,8 @@ func TestCallThroughRouter(t *testing.T) {
 	if o := call(Fetch("g", "t", 0)); o.Kind != OK || o.Offset != 5 {
 		t.Fatalf("fetch after the restart: %+v, want 5", o)
 	}
-	if res := Check(t, rec); res.Operations != 3 {
-		t.Errorf("checked %d operations, want 3", res.Operations)
+	// The commit never sent is a refusal: left out of the search.
+	if res := Check(t, rec); res.Operations != 2 || res.Pruned != 1 {
+		t.Errorf("checked %d operations, %d left out; want 2 and 1", res.Operations, res.Pruned)
 	}
 }
