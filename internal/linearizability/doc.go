@@ -75,7 +75,8 @@
 // the group and its generation. A commit with a generation is fenced (22)
 // when the group holds a higher one, otherwise it sets the group's
 // generation to its own; a commit without one is never fenced. Metadata is
-// not modelled (fetch_offset does not return it).
+// not modelled (fetch_offset does not return it), nor are fetch_offsets
+// and list_groups (Invoke refuses them; read them outside the history).
 //
 // The history must start from an empty store: a key the history never
 // writes is taken to be absent. Retention expiry is not modelled: run the

@@ -223,7 +223,13 @@ type Op struct {
 // the visualization draws one line per client) invokes req now. Call it
 // before the request is written, so that the invocation cannot follow the
 // moment the store acts on it.
+// It panics on a request type the model does not know.
 func (r *Recorder) Invoke(client int, req Request) *Op {
+	switch req.Type {
+	case CommitOffset, CommitOffsets, FetchOffset, DeleteOffsets, DeleteGroup:
+	default:
+		panic("linearizability: the model does not know request type " + req.Type)
+	}
 	op := &Op{r: r, client: client, req: req, call: r.now()}
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
