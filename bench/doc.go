@@ -3,7 +3,7 @@
 // side by side in the same run, so that machine noise and the disk of the
 // day hit the node and its baselines alike.
 //
-//	go run ./bench                  # the whole suite (about 8 minutes on 2 cores, more when busy)
+//	go run ./bench                  # the whole suite (about 5.5 minutes on 2 cores, more when busy)
 //	go run ./bench -quick           # a small version, about half a minute
 //	go run ./bench -out DIR         # where report.md, *.csv and *.png go (checked first)
 //	go run ./bench -sections latency,sawtooth   # only some sections

@@ -4,7 +4,7 @@ package compactor_test
 //
 //   - compaction writes at no less than half the disk's sequential write
 //     speed measured in the same run: compare BenchmarkCompact's MB/s (of
-//     input: bytes of log read and compacted per second) with
+//     input: bytes of log retired per second) with
 //     BenchmarkDiskSequentialWrite's MB/s;
 //   - commit p99 during a compaction at most twice the p99 without:
 //     compare BenchmarkCommitLatency/compaction=on's p99-during-us with
@@ -17,8 +17,8 @@ package compactor_test
 //	go test ./compactor -run '^$' -bench . -short                   # 10^5 records only, quick
 //
 // Every fixture log is built once per process (through consumeroffsets,
-// without fsync) and copied outside the timer for each iteration, so each
-// iteration compacts the same bytes, read from the page cache.
+// without fsync) and copied and replayed outside the timer for each
+// iteration, so each iteration compacts the same state.
 
 import (
 	"context"

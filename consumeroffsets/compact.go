@@ -82,7 +82,7 @@ func (s *Store) startCompaction(retention time.Duration) *compaction {
 // the log before it. It runs on any goroutine.
 func (s *Store) writeCheckpoint(c *compaction) {
 	through := c.sn.Index()
-	c.stats, c.err = compact(s.log, through, checkpoint{c.sn, c.horizon}, c.release, compactor.Options{SegmentSize: s.opts.SegmentSize})
+	c.stats, c.err = compact(s.log, through, checkpoint{c.sn, c.horizon}, c.release, compactor.Options{SegmentSize: s.opts.SegmentSize}, s.logger)
 	if c.sn.written {
 		before := c.sn.Counts()
 		c.stats.RecordsBefore, c.stats.RecordBytes = before.Records, before.RecordBytes
@@ -98,18 +98,31 @@ func (s *Store) writeCheckpoint(c *compaction) {
 // truncate the wal (a full disk: tidwall's .START file did not fit).
 // Without that, every retry on a full disk would leave one more
 // checkpoint, a copy of the live records, that only a successful release
-// removes.
-func compact(l wal, through uint64, src compactor.Source, release bool, opts compactor.Options) (compactor.Stats, error) {
+// removes. When that release fails for another reason (the checkpoint no
+// longer reads back), the compaction goes on: the new checkpoint, written
+// from the state, which holds every acknowledged change, replaces it.
+func compact(l wal, through uint64, src compactor.Source, release bool, opts compactor.Options, logger *slog.Logger) (compactor.Stats, error) {
 	if release {
 		if ck, ok, err := log.CheckpointIndex(l.Dir()); err != nil {
 			return compactor.Stats{Through: through}, err
 		} else if ok {
 			if _, err := l.ReleaseThrough(ck, nil); err != nil {
-				return compactor.Stats{Through: through}, fmt.Errorf("consumeroffsets: finish releasing the wal through checkpoint %d: %w", ck, err)
+				err = fmt.Errorf("consumeroffsets: finish releasing the wal through checkpoint %d: %w", ck, err)
+				if noRoom(err) {
+					return compactor.Stats{Through: through}, err
+				}
+				logger.Error("compaction: the newest checkpoint's release could not be finished; a checkpoint written from the state replaces it",
+					"checkpoint", ck, "through", through, "err", err)
 			}
 		}
 	}
 	return compactor.Write(l, through, src, opts)
+}
+
+// noRoom reports whether err is the file system running out of room
+// (ENOSPC, or EDQUOT for a quota).
+func noRoom(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // logCompaction writes the one line a compaction gets on stderr.
@@ -151,7 +164,7 @@ func (s *Store) finishCompaction(c *compaction) {
 		// have room again soon, and compaction is what gives room back:
 		// try again after a while. Anything else: after as many new bytes
 		// as the threshold.
-		if errors.Is(c.err, syscall.ENOSPC) || errors.Is(c.err, syscall.EDQUOT) {
+		if noRoom(c.err) {
 			s.compactAfter = time.Now().Add(compactRetry)
 			// The checkpoint may be written and the wal not truncated.
 			s.releaseFirst = true

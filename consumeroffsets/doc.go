@@ -19,7 +19,10 @@
 // entry and fsyncs it, so a batch of changes is on disk whole or not at all.
 // Reads see staged changes, so callers answer a batch only after Flush
 // returns nil. If Flush fails, every staged change is rolled back out of the
-// state and the store refuses further changes (ErrFailed) until reopened.
+// state. On a full disk (ErrNoSpace) the log is brought back to its last
+// durable entry and later Flushes write again; after any other failure
+// (ErrFailed) the store refuses further changes until reopened, and the
+// entry whose fsync failed may still be replayed then.
 //
 // A checkpoint at log index N holds the state as of N exactly: the latest
 // record of every key (a tombstone only within the tombstone retention),

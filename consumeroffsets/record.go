@@ -116,6 +116,14 @@ func DecodeRecord(r log.Record) (Record, error) {
 	return rec, err
 }
 
+// RecordTime returns the time a record carries, in Unix milliseconds: an
+// offset commit's commit time, a group record's time, a tombstone's delete
+// time. A record that does not decode is an error wrapping ErrRecord.
+func RecordTime(r log.Record) (int64, error) {
+	v, err := decodeView(r)
+	return v.time, err
+}
+
 // recordView is a decoded record whose strings alias the log's buffer; replay
 // uses it to look keys up without copying them.
 type recordView struct {
@@ -171,6 +179,21 @@ func decodeView(r log.Record) (recordView, error) {
 		return v, fmt.Errorf("%w: type %d: empty group or topic", ErrRecord, r.Type)
 	}
 	return v, nil
+}
+
+// appendKey appends the key of a record of type t: 'o', group, topic and
+// partition for offset records, 'g' and group for group records, with
+// length-prefixed names so that no two keys collide. Records with equal
+// keys supersede each other in log order.
+func appendKey(dst []byte, t log.RecordType, group, topic []byte, partition int32) []byte {
+	if t == TypeOffsetCommit || t == TypeOffsetTombstone {
+		dst = append(dst, 'o')
+		dst = appendStr(dst, group)
+		dst = appendStr(dst, topic)
+		return binary.LittleEndian.AppendUint32(dst, uint32(partition))
+	}
+	dst = append(dst, 'g')
+	return appendStr(dst, group)
 }
 
 func appendStr(dst, s []byte) []byte {

@@ -65,8 +65,10 @@ type counts struct {
 	records     uint64
 	recordBytes int64
 	byType      [TypeGroupTombstone + 1]uint64
+	tombBytes   int64 // record bytes of the tombstone records applied
 	keys        int   // live offsets
 	groups      int   // groups with a live offset or a generation
+	gens        int   // groups with a generation
 	live        int64 // record bytes of the live offsets and generations
 }
 
@@ -140,17 +142,19 @@ func (s *State) Apply(index uint64, r log.Record) error {
 	return nil
 }
 
-// replayer applies records like State.Apply, holding back up to
-// replayBatch offset commits to apply them together: their keys' entries,
-// spread over the memory of a large state, are loaded in one tight loop
-// before they are changed, so that the loads overlap instead of each
-// waiting for the one before (memory-level parallelism). A restart at 10^6
-// keys spends most of its time on those loads. Every other record type, and
-// the end of the replay (done), applies what is held first.
-type replayer struct {
+// Replayer applies records to a State as State.Apply does, holding back up
+// to replayBatch offset commits to apply them together: their keys'
+// entries, spread over the memory of a large state, are loaded in one
+// tight loop before they are changed, so that the loads overlap instead of
+// each waiting for the one before (memory-level parallelism). A restart at
+// 10^6 keys spends most of its time on those loads. Every other record
+// type, and Done, applies what is held first. The Store's replay and the
+// log tool's both use it. Until Done, the State may hold back commits:
+// call Done before reading it or changing it otherwise.
+type Replayer struct {
 	s    *State
 	held []heldCommit
-	sink int64 // keeps the loads of done's first loop from being optimised away
+	sink int64 // keeps the loads of Done's first loop from being optimised away
 }
 
 type heldCommit struct {
@@ -159,6 +163,9 @@ type heldCommit struct {
 	p int32
 	e entry
 }
+
+// Replayer returns a Replayer that applies records to s.
+func (s *State) Replayer() *Replayer { return &Replayer{s: s} }
 
 // replayBatch commits are held at a time once the state has
 // replayBatchKeys keys: below that its entries stay in the CPU's caches and
@@ -169,7 +176,8 @@ const (
 	replayBatchKeys = 1 << 16
 )
 
-func (r *replayer) apply(index uint64, rec log.Record) error {
+// Apply applies the record rec at log index index, as State.Apply does.
+func (r *Replayer) Apply(index uint64, rec log.Record) error {
 	v, err := decodeView(rec)
 	if err != nil {
 		return err
@@ -177,7 +185,7 @@ func (r *replayer) apply(index uint64, rec log.Record) error {
 	s := r.s
 	s.index = index
 	if v.typ != TypeOffsetCommit || s.c.keys < replayBatchKeys || s.journal != nil || s.shared {
-		r.done()
+		r.Done()
 		s.applyView(&v, int64(rec.Size()))
 		return nil
 	}
@@ -187,13 +195,13 @@ func (r *replayer) apply(index uint64, rec log.Record) error {
 	g := s.writableGroup(v.group, true)
 	r.held = append(r.held, heldCommit{g, s.writableTopic(g, v.topic, true), v.partition, newEntry(v.offset, v.metadata, v.time)})
 	if len(r.held) == replayBatch {
-		r.done()
+		r.Done()
 	}
 	return nil
 }
 
-// done applies the held commits in order.
-func (r *replayer) done() {
+// Done applies the held commits in order.
+func (r *Replayer) Done() {
 	var sum int64
 	for i := range r.held {
 		h := &r.held[i]
@@ -220,6 +228,7 @@ func (s *State) applyView(v *recordView, size int64) {
 		g := s.writableGroup(v.group, true)
 		s.commit(g, s.writableTopic(g, v.topic, true), v.partition, newEntry(v.offset, v.metadata, v.time))
 	case TypeOffsetTombstone:
+		s.c.tombBytes += size
 		s.removeEntry(v.group, v.topic, v.partition)
 		s.addTomb(s.offsetKey(v.group, v.topic, v.partition), tombstone{
 			typ: TypeOffsetTombstone, group: string(v.group), topic: string(v.topic), partition: v.partition, at: v.time})
@@ -228,6 +237,7 @@ func (s *State) applyView(v *recordView, size int64) {
 			s.supersedeTomb(s.groupKey(v.group))
 		}
 	case TypeGroupTombstone:
+		s.c.tombBytes += size
 		s.setGeneration(v.group, 0, false, 0)
 		s.addTomb(s.groupKey(v.group), tombstone{typ: TypeGroupTombstone, group: string(v.group), at: v.time})
 	}
@@ -435,9 +445,11 @@ func (s *State) setGeneration(group []byte, gen int32, has bool, at int64) (prev
 	prevGen, prevHas, prevAt = g.generation, g.hasGen, g.genTime
 	if prevHas {
 		s.c.live -= groupSize(g.name)
+		s.c.gens--
 	}
 	if has {
 		s.c.live += groupSize(g.name)
+		s.c.gens++
 	}
 	g.generation, g.hasGen, g.genTime = gen, has, at
 	if s.journal != nil {
@@ -752,10 +764,14 @@ type Counts struct {
 	OffsetTombstones uint64
 	GroupMetadata    uint64
 	GroupTombstones  uint64
+	// TombstoneRecordBytes is the record bytes of the tombstone records
+	// applied (offset and group tombstones), live or not.
+	TombstoneRecordBytes int64
 
-	LiveKeys  int   // live offsets
-	Groups    int   // groups with a live offset or a generation
-	LiveBytes int64 // record bytes of the records holding live offsets and generations
+	LiveKeys    int   // live offsets
+	Groups      int   // groups with a live offset or a generation
+	Generations int   // groups with a generation
+	LiveBytes   int64 // record bytes of the records holding live offsets and generations
 	// Tombstones are the live tombstones (the latest record of their key),
 	// which a checkpoint keeps for the tombstone retention.
 	Tombstones     int
@@ -770,7 +786,8 @@ func (c *counts) export(tombs int, tombBytes int64) Counts {
 		Records: c.records, RecordBytes: c.recordBytes,
 		Commits: c.byType[TypeOffsetCommit], OffsetTombstones: c.byType[TypeOffsetTombstone],
 		GroupMetadata: c.byType[TypeGroupMetadata], GroupTombstones: c.byType[TypeGroupTombstone],
-		LiveKeys: c.keys, Groups: c.groups, LiveBytes: c.live,
+		TombstoneRecordBytes: c.tombBytes,
+		LiveKeys:             c.keys, Groups: c.groups, Generations: c.gens, LiveBytes: c.live,
 		Tombstones: tombs, TombstoneBytes: tombBytes,
 	}
 }
@@ -799,6 +816,14 @@ func (s *State) CommitTimes() (oldest, newest time.Time) {
 	return time.UnixMilli(lo).UTC(), time.UnixMilli(hi).UTC()
 }
 
+// KeptBytes is the record bytes a compaction now would keep, at most: the
+// live records and the live tombstones (less those a checkpoint drops for
+// their age). DirtyRatio is 1 - KeptBytes / RecordBytes.
+func (c Counts) KeptBytes() int64 { return c.LiveBytes + c.TombstoneBytes }
+
+// DirtyRatio is State.DirtyRatio of the state these counts are of.
+func (c Counts) DirtyRatio() float64 { return dirtyRatio(c.KeptBytes(), c.RecordBytes) }
+
 // DirtyRatio is the share of the log's record bytes that a compaction now
 // would drop: 1 - (live records + live tombstones) / all records. A
 // tombstone that is the latest record of its key counts as live, even past
@@ -806,11 +831,13 @@ func (s *State) CommitTimes() (oldest, newest time.Time) {
 // after one then finds nothing to drop, so the trigger cannot loop on a log
 // of recent deletes that no compaction can shrink. The node's trigger and
 // offsets-log stats both use this definition.
-func (s *State) DirtyRatio() float64 {
-	if s.c.recordBytes == 0 {
+func (s *State) DirtyRatio() float64 { return dirtyRatio(s.c.live+s.tombs.bytes, s.c.recordBytes) }
+
+func dirtyRatio(kept, total int64) float64 {
+	if total == 0 {
 		return 0
 	}
-	return max(0, 1-float64(s.c.live+s.tombs.bytes)/float64(s.c.recordBytes))
+	return max(0, 1-float64(kept)/float64(total))
 }
 
 // Snapshot is a read-only view of a State as of the index it was taken at.
@@ -868,6 +895,7 @@ func (sn *Snapshot) Records(horizon time.Time, fn func(t log.RecordType, data []
 		sn.kept.byType[t]++
 		if t == TypeOffsetTombstone || t == TypeGroupTombstone {
 			sn.keptTombBytes += size
+			sn.kept.tombBytes += size
 		}
 		return fn(t, data)
 	}
@@ -953,6 +981,7 @@ func (s *State) Release(sn *Snapshot, checkpointed bool) {
 		for t := range s.c.byType {
 			s.c.byType[t] += sn.kept.byType[t] - sn.c.byType[t]
 		}
+		s.c.tombBytes += sn.kept.tombBytes - sn.c.tombBytes
 		s.tombs.expiring = append(s.tombs.expiring, sn.expired...)
 	}
 	s.forgetExpired()

@@ -147,6 +147,20 @@ func (m *model) check(t testing.TB, st *State, expired int64) {
 	if c := st.Counts(); c.Tombstones != len(m.tombs) {
 		t.Fatalf("state has %d live tombstones, model %d", c.Tombstones, len(m.tombs))
 	}
+	if c := st.Counts(); c.Generations != len(m.gens) {
+		t.Fatalf("state counts %d groups with a generation, model %d", c.Generations, len(m.gens))
+	}
+	var lo, hi int64
+	for _, v := range m.offsets {
+		if lo == 0 || v.CommitTime < lo {
+			lo = v.CommitTime
+		}
+		hi = max(hi, v.CommitTime)
+	}
+	if oldest, newest := st.CommitTimes(); len(m.offsets) > 0 && (oldest.UnixMilli() != lo || newest.UnixMilli() != hi) ||
+		len(m.offsets) == 0 && (!oldest.IsZero() || !newest.IsZero()) {
+		t.Fatalf("commit times %v..%v, model %d..%d", oldest, newest, lo, hi)
+	}
 }
 
 // noExpiry is check's horizon where no tombstone may have expired.

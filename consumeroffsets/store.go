@@ -13,9 +13,11 @@ import (
 
 var (
 	// ErrFailed reports that a write or fsync failed for a reason other
-	// than a full disk: nothing staged since the last Flush was applied,
-	// and the store refuses writes until it is reopened (after a failed
-	// fsync the page cache cannot be trusted). Reads go on.
+	// than a full disk: nothing staged since the last Flush was applied
+	// to the state, and the store refuses writes until it is reopened
+	// (after a failed fsync the page cache cannot be trusted). Reads go
+	// on. The entry whose fsync failed stays in the log's file, and may
+	// be replayed by the reopening: its outcome is unknown.
 	ErrFailed = errors.New("consumeroffsets: log write failed, writes are refused until a restart")
 	// ErrNoSpace reports a Flush that found the disk full (ENOSPC, EDQUOT):
 	// nothing staged since the last Flush was applied or left in the log,
@@ -131,7 +133,7 @@ type wal interface {
 // rebuilds the index by replaying the log.
 func Open(dir string, opts Options) (*Store, RecoveryStats, error) {
 	var rs RecoveryStats
-	l, err := log.Open(dir, log.Options{NoSync: opts.NoSync, SegmentSize: opts.SegmentSize, Logger: opts.Logger})
+	l, err := log.Open(dir, log.Options{NoSync: opts.NoSync, SegmentSize: opts.SegmentSize, Preallocate: true, Logger: opts.Logger})
 	if err != nil {
 		return nil, rs, err
 	}
@@ -166,12 +168,12 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 		s.logger = slog.Default()
 	}
 	start := time.Now()
-	rp := replayer{s: s.st}
-	st, err := l.Replay(1, rp.apply)
+	rp := s.st.Replayer()
+	st, err := l.Replay(1, rp.Apply)
 	if err != nil {
 		return nil, RecoveryStats{}, err
 	}
-	rp.done()
+	rp.Done()
 	s.synced = st.Last
 	s.st.index = st.Last
 	s.st.journal = &s.undo

@@ -2,7 +2,6 @@ package log
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -64,13 +63,19 @@ import (
 // # Writing one
 //
 // The compactor writes a checkpoint with CreateCheckpoint, Add and Commit,
-// then calls Log.ReleaseThrough. The order of every step, and what a crash
-// after each leaves behind:
+// then calls Log.ReleaseThrough(N). A cluster member (package raftlog)
+// writes its snapshot's the same way, with a file of its own written by
+// CheckpointWriter.WriteFile before Commit, and releases through an index
+// M below N to keep entries before the snapshot in the wal (steps 8 and 9
+// then take M for N). The order of every step, and what a crash after each
+// leaves behind:
 //
-//  1. mkdir checkpoint.N.tmp, write its segments  crash: .tmp removed by Open
-//  2. fsync each segment                           crash: .tmp removed by Open
+//  1. mkdir checkpoint.N.sealed.tmp, write its     crash: .tmp removed by Open
+//     segments (fsynced every 1 MiB written, and
+//     each by tidwall before it starts the next)
+//  2. fsync the last segment (closing it)          crash: .tmp removed by Open
 //  3. write SEAL into it, fsync SEAL               crash: .tmp removed by Open
-//  4. fsync checkpoint.N.tmp                       crash: .tmp removed by Open
+//  4. fsync checkpoint.N.sealed.tmp                crash: .tmp removed by Open
 //  5. rename it to checkpoint.N.sealed             crash: either name; as 1 or 6
 //  6. fsync DIR                                    crash: checkpoint.N.sealed is
 //     the log's head, wal entries <= N skipped; older checkpoints stay until
@@ -79,7 +84,10 @@ import (
 //     against SEAL                                 here stops the compaction:
 //     nothing is released; the checkpoint is renamed checkpoint.N.sealed.broken
 //     (kept as evidence, read by nobody) and DIR fsynced, which leaves the
-//     log as it was before the compaction
+//     log as it was before the compaction; but when this is the retry of
+//     a release that stopped after step 8 or 9 (a full disk), the wal no
+//     longer holds what it replaced, and it stays: a restart refuses it
+//     by name
 //  8. empty the wal segments wholly <= N           crash: as 6; their entries
 //     are never read again
 //  9. tidwall TruncateFront(N+1) on the wal        crash: tidwall finishes or
@@ -109,11 +117,6 @@ const (
 	// bytes_per_sync avoids.
 	checkpointSyncBytes = 1 << 20
 )
-
-// ErrSeal reports a checkpoint whose seal is missing or invalid, or whose
-// contents do not match its seal: it was cut short, emptied or tampered
-// with.
-var ErrSeal = errors.New("log: checkpoint does not match its seal")
 
 // ckpt is a complete checkpoint directory.
 type ckpt struct {
@@ -184,6 +187,20 @@ func CheckpointUnsealed(dir string) (bool, error) {
 	c, ok, err := newestCheckpoint(dir)
 	return ok && !c.sealed, err
 }
+
+// CheckpointDir returns the directory of the newest complete checkpoint of
+// the log in dir and the index it covers; false when there is none.
+func CheckpointDir(dir string) (path string, n uint64, ok bool, err error) {
+	c, ok, err := newestCheckpoint(dir)
+	if err != nil || !ok {
+		return "", 0, false, err
+	}
+	return filepath.Join(dir, c.name()), c.n, true, nil
+}
+
+// CheckpointName is the name, inside a log directory, of the sealed
+// checkpoint covering index n.
+func CheckpointName(n uint64) string { return checkpointName(n) }
 
 // removeTmpCheckpoints removes the temporary checkpoints a crash during a
 // compaction leaves behind. They are never part of the log.
@@ -358,6 +375,22 @@ func (c *CheckpointWriter) Add(t RecordType, data []byte) error {
 	return nil
 }
 
+// WriteFile writes a file of the caller's into the checkpoint's directory
+// and fsyncs it, before Commit seals and renames the directory, so that the
+// file is in place exactly when the checkpoint is: a cluster member keeps
+// its snapshot's raft metadata this way. The name must not be SEAL or a
+// segment's name; the seal does not cover the file, which should carry its
+// own checksum. Readers of the log ignore it.
+func (c *CheckpointWriter) WriteFile(name string, data []byte) error {
+	if name == sealName || name != filepath.Base(name) || len(name) >= segmentNameLen || name == "." || name == ".." {
+		return fmt.Errorf("log: checkpoint file name %q is reserved or not a plain name", name)
+	}
+	if err := writeFileSync(filepath.Join(c.tmp, name), data); err != nil {
+		return fmt.Errorf("log: write checkpoint file %s: %w", name, err)
+	}
+	return nil
+}
+
 func (c *CheckpointWriter) flush() error {
 	if c.batch.Len() == 0 {
 		return nil
@@ -452,12 +485,19 @@ func dirSize(dir string) (int64, error) {
 }
 
 // Size returns the bytes on disk of the log in dir: its wal segments and its
-// newest checkpoint.
+// newest checkpoint. The unused preallocated space at the end of the newest
+// segment (see prealloc.go) is not counted: it holds nothing yet.
 func Size(dir string) (int64, error) {
-	n, err := dirSize(filepath.Join(dir, walDirName))
+	walDir := filepath.Join(dir, walDirName)
+	n, err := dirSize(walDir)
 	if err != nil {
 		return 0, err
 	}
+	unused, err := unusedTail(walDir)
+	if err != nil {
+		return 0, err
+	}
+	n -= unused
 	if ck, ok, err := newestCheckpoint(dir); err != nil {
 		return 0, err
 	} else if ok {
@@ -472,7 +512,7 @@ func Size(dir string) (int64, error) {
 
 // ReleaseThrough drops the wal's entries up to and including n, which the
 // checkpoint for n (already committed) now holds, and then every older
-// checkpoint: steps 7 to 11 of the protocol above. It first reads the
+// checkpoint, when that one is sealed: steps 7 to 11 of the protocol above. It first reads the
 // checkpoint back and checks it against its seal; when that fails it
 // releases nothing and removes nothing. It returns how long it held the
 // log, during which Append and Sync wait: the compaction's pause. It is the
@@ -490,12 +530,20 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	}
 	if err := VerifyCheckpoint(l.dir); err != nil {
 		err = fmt.Errorf("log: the new checkpoint does not read back whole: %w", err)
-		if ck.n == n {
-			// Nothing is released yet: the log without it is the log as
-			// it was before this compaction. Keep it as evidence.
-			if merr := setAside(l.dir, ck); merr != nil {
-				return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
-			}
+		if ck.n != n {
+			return 0, err
+		}
+		// While the wal still holds every entry the checkpoint replaced,
+		// the log without it is the log as it was before this compaction:
+		// set it aside as evidence. Once a release stopped half way (the
+		// retry after a full disk) emptied or truncated some of them, it
+		// is the only copy of those records: it stays the log's head, so
+		// that a restart refuses it by name rather than blame the wal.
+		if released, rerr := walReleased(l.dir, n); rerr != nil || released {
+			return 0, err
+		}
+		if merr := setAside(l.dir, ck); merr != nil {
+			return 0, fmt.Errorf("%w; and setting it aside failed: %v", err, merr)
 		}
 		return 0, err
 	}
@@ -517,8 +565,10 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 		return pause, err
 	}
 	// The directory fsync that makes the truncation durable needs no hold
-	// on the log: appends go to the same inode whatever name a crash leaves
-	// it under, and tidwall's open finishes an interrupted truncation.
+	// on the log: tidwall's open finishes an interrupted truncation, and a
+	// Sync that acknowledges an entry appended meanwhile fsyncs the
+	// directory itself (truncateFront set dirDirty), so that the rewritten
+	// tail is not left under its TEMP name, which Open removes.
 	if err := syncDir(filepath.Join(l.dir, walDirName)); err != nil {
 		l.mu.Lock()
 		l.failed = err
@@ -528,7 +578,52 @@ func (l *Log) ReleaseThrough(n uint64, hook func(step string) error) (time.Durat
 	if err := hook("wal-truncated"); err != nil {
 		return pause, err
 	}
+	if !ck.sealed {
+		// Written before seals (the retried release of an upgraded log's
+		// checkpoint): not known to be whole, so the older ones stay, as
+		// Log.Replay keeps them, until a sealed one is written.
+		return pause, nil
+	}
 	return pause, cleanCheckpoints(l.dir, ck)
+}
+
+// walReleased reports whether a release through checkpoint n has begun to
+// drop wal entries that the log without it needs, those after the
+// checkpoint before n (prev): a segment wholly at or before n but not at
+// or before prev was emptied (emptyReleased), or the wal starts after
+// prev+1 (tidwall's truncation). Segments a release through prev emptied
+// before a crash do not count: the log without n does not read them.
+func walReleased(dir string, n uint64) (bool, error) {
+	segs, err := listSegments(filepath.Join(dir, walDirName))
+	if err != nil {
+		return false, err
+	}
+	var prev uint64 // the index the log before checkpoint n starts after
+	done, _, err := checkpoints(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range done {
+		if c.n < n {
+			prev = c.n
+		}
+	}
+	if len(segs) == 0 || segs[0].index > prev+1 {
+		return true, nil
+	}
+	for i := 0; i+1 < len(segs) && segs[i+1].index <= n+1; i++ {
+		if segs[i+1].index <= prev+1 {
+			continue // wholly at or before prev
+		}
+		fi, err := os.Stat(segs[i].path)
+		if err != nil {
+			return false, err
+		}
+		if fi.Size() == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // emptyReleased truncates to zero bytes every wal segment whose entries are
@@ -576,21 +671,15 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 		l.failed = err // tidwall marks itself corrupt; only a reopen recovers
 		return fmt.Errorf("log: truncate front to %d: %w", n+1, err)
 	}
+	// tidwall wrote the segment holding n+1 anew (TEMP, renamed START,
+	// renamed to its name) and, when it is the tail, appends go on into
+	// it: like a new segment's, its name must be durable before a reply
+	// covers an entry in it, so the next Sync fsyncs the directory even
+	// if ReleaseThrough's own fsync has not run yet.
+	l.dirDirty = true
 	if err := hook("wal-truncated-unsynced"); err != nil {
 		return err
 	}
-	walDir := filepath.Join(l.dir, walDirName)
 	// The tail segment may have been rewritten shorter: measure it again.
-	segs, err := listSegments(walDir)
-	if err != nil || len(segs) == 0 {
-		l.failed = fmt.Errorf("log: list segments after truncation: %v", err)
-		return l.failed
-	}
-	fi, err := os.Stat(segs[len(segs)-1].path)
-	if err != nil {
-		l.failed = err
-		return err
-	}
-	l.tailBytes = int(fi.Size())
-	return nil
+	return l.measureTail()
 }

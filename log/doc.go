@@ -12,19 +12,31 @@
 //
 // # Directory layout
 //
+// DIR is the directory Open takes: the node's DATA/<node_id>/, or a
+// cluster member's MEMBER/log/ (package raftlog keeps its own files in
+// MEMBER, beside it).
+//
 //	DIR/LOCK                       flock(2) target; held exclusively while open
 //	DIR/wal/00000000000000000001   tidwall/wal segment, named by its first index
 //	DIR/wal/00000000000000012345   ... the newest segment takes the appends
 //	DIR/wal/<segment>.broken       bytes cut off a torn tail, kept as evidence
 //	DIR/wal/<segment>.END          a cluster member's TruncateBack in progress
 //	                               (tidwall's), finished by Open
+//	DIR/wal/<segment>.START        a release's TruncateFront in progress
+//	                               (tidwall's), finished by Open
+//	DIR/wal/<segment>.START.TEMP   either of them being written, before its
+//	DIR/wal/<segment>.END.TEMP     rename; removed by Open
 //	DIR/checkpoint.N.sealed/       live records as of index N (see checkpoint.go),
 //	                               in the same segment and entry format
 //	DIR/checkpoint.N.sealed/SEAL   what the checkpoint holds: entries, records,
 //	                               size, a checksum (layout in checkpoint.go)
+//	DIR/checkpoint.N.sealed/NAME   a file of the writer's beside the segments
+//	                               (CheckpointWriter.WriteFile: a member's
+//	                               RAFT metadata); not sealed, not read here
 //	DIR/checkpoint.N/              a checkpoint from before seals: read, with a
 //	                               WARN, until the next compaction replaces it
-//	DIR/checkpoint.N.tmp/          a checkpoint being written; removed by Open
+//	DIR/checkpoint.N.sealed.tmp/   a checkpoint being written; removed by Open
+//	                               (so is an older program's checkpoint.N.tmp/)
 //	DIR/checkpoint.N.sealed.broken a new checkpoint that failed its read-back,
 //	                               kept as evidence; never read
 //
@@ -95,18 +107,24 @@
 // Open takes the lock, removes stale tidwall temporary files and temporary
 // checkpoints (never a complete one: Log.Replay removes superseded
 // checkpoints only once it has read the newest one whole), then examines
-// the newest segment entry by entry. At the first entry that does not decode
-// it searches the rest of the segment for any valid entry: if one exists the
+// the newest segment entry by entry. Zero bytes from the last good entry to
+// the end are unused preallocated space (see prealloc.go) and are trimmed
+// without a word. At the first entry that does not decode, when anything
+// but zeros follows, it searches the rest of the segment for any valid
+// entry: if one exists the
 // damage is in the middle of the log and Open fails with a *CorruptionError
 // naming the file and offset; if none does, the damaged tail is copied to
 // NAME.broken (written and fsynced), the segment is truncated to the last
 // good entry and fsynced, and the directory is fsynced. Only then does
 // tidwall/wal open the directory, which would otherwise refuse a torn tail.
 //
-// Append writes one entry with a single write(2). Sync fsyncs the tail
-// segment, and the directory too when tidwall has cycled to a new segment
-// since the last Sync, so that a new segment's name is as durable as its
-// data. tidwall fsyncs a segment itself before it cycles away from it, so
+// Append writes one entry with a single write(2). Sync fdatasyncs the tail
+// segment (preallocated with Options.Preallocate: prealloc.go says why
+// that is as durable as fsync), and fsyncs the directory too when tidwall
+// has cycled to a new segment or a release (ReleaseThrough) has rewritten
+// the tail under a new file since the last Sync, so that a segment's name is
+// as durable as its data. Close gives the tail's unused preallocated space
+// back. tidwall fsyncs a segment itself before it cycles away from it, so
 // every segment but the newest is complete on disk.
 //
 // When a write fails because the file system is full (ENOSPC, EDQUOT),
@@ -133,6 +151,6 @@
 // to a torn tail, for the tool; LockHeld tells whether a node holds a
 // directory without touching its LOCK file.
 //
-// Checkpoints, written by the compactor, are described with their file
-// protocol in checkpoint.go.
+// Checkpoints, written by the compactor and by a cluster member for its
+// snapshots, are described with their file protocol in checkpoint.go.
 package log

@@ -2,7 +2,6 @@ package log
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 )
@@ -37,24 +36,6 @@ const (
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-var (
-	// ErrCorrupt reports damage that is not a torn tail: bad framing, a
-	// record that overruns its entry, an index out of order.
-	ErrCorrupt = errors.New("log: corrupt entry")
-	// ErrZeroed reports an entry that is empty or all zero bytes, as left by
-	// a crash in space the file system had extended but not yet written.
-	ErrZeroed = errors.New("log: zeroed entry")
-	// ErrChecksum reports an entry whose CRC-32C does not match its bytes.
-	ErrChecksum = errors.New("log: checksum mismatch")
-	// ErrVersion reports an entry with a valid checksum but a format version
-	// this package does not know: it was written by a newer program.
-	ErrVersion = errors.New("log: unknown format version")
-	// ErrLocked reports that another process holds the log directory.
-	ErrLocked = errors.New("log: directory is locked by another process")
-	// ErrClosed reports use of a log after Close or after a failed write.
-	ErrClosed = errors.New("log: closed")
-)
 
 // RecordType tells what a record means. This package only requires it to be
 // non-zero; consumeroffsets defines the values.

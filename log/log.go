@@ -20,12 +20,6 @@ const (
 	defaultSegs = 4 << 20
 )
 
-// ErrNoSpace reports an Append that failed because the file system is full
-// (ENOSPC) or the quota is used up (EDQUOT) while a segment was written or
-// created. Nothing of the entry is left: the wal was brought back to its
-// previous last entry, so a later Append, once there is room, succeeds.
-var ErrNoSpace = errors.New("log: no space left for the log")
-
 // Options configures Open. The zero value is a durable log with 4 MiB
 // segments that logs to slog.Default.
 type Options struct {
@@ -34,6 +28,10 @@ type Options struct {
 	NoSync bool
 	// SegmentSize is the size at which tidwall/wal starts a new segment.
 	SegmentSize int
+	// Preallocate preallocates the newest segment to SegmentSize, so that
+	// Sync's fdatasync writes no inode (see prealloc.go). Ignored with
+	// NoSync.
+	Preallocate bool
 	// Logger receives one line per repair. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -46,6 +44,7 @@ type Log struct {
 	opts Options
 	wal  *wal.Log
 	lock *os.File
+	tail *os.File // tidwall's newest segment, preallocated; Sync fdatasyncs it (see prealloc.go)
 
 	last      uint64 // index of the last entry written
 	tailBytes int    // bytes in tidwall's tail segment, mirrored to see cycles
@@ -119,6 +118,10 @@ func (l *Log) open(walDir string) error {
 			Err: fmt.Errorf("%w: the wal ends at index %d, before checkpoint %d", ErrCorrupt, last, ck)}
 	}
 	l.wal, l.last, l.tailBytes = w, last, tail
+	if _, _, err := l.openTail(); err != nil {
+		w.Close()
+		return err
+	}
 	// A new log's first segment, a repair's truncation and tidwall's own
 	// clean-up renames are directory changes, and so is the creation of the
 	// log's directory itself: make them durable, innermost first.
@@ -169,7 +172,8 @@ func (l *Log) write(idx uint64, entry []byte) error {
 	// tidwall cycles before writing when the tail it opened or was left
 	// with is already over SegmentSize (a log opened with a smaller size,
 	// a rewind of a failed cycle).
-	if l.tailBytes > l.opts.SegmentSize {
+	cycled := l.tailBytes > l.opts.SegmentSize
+	if cycled {
 		l.tailBytes = 0
 		l.dirDirty = true
 	}
@@ -191,6 +195,12 @@ func (l *Log) write(idx uint64, entry []byte) error {
 	if l.tailBytes >= l.opts.SegmentSize {
 		l.tailBytes = 0
 		l.dirDirty = true
+		cycled = true
+	}
+	if cycled {
+		// tidwall may have a new tail: Sync must reach it. When it cannot
+		// be opened, Sync uses tidwall's own fsync instead.
+		l.openTail()
 	}
 	return nil
 }
@@ -260,6 +270,8 @@ func (l *Log) rewind() error {
 		return fmt.Errorf("log: reopened %s ends at entry %d (%v), want %d", walDir, last, err, l.last)
 	}
 	l.wal, l.tailBytes = w, tail
+	l.closeTail() // the tail was cut: preallocate it again
+	l.openTail()
 	return nil
 }
 
@@ -313,6 +325,24 @@ func cutAfter(walDir string, last uint64, sync bool) (int, error) {
 	return end, nil
 }
 
+// measureTail follows a truncation by tidwall (TruncateFront, TruncateBack)
+// that may have rewritten the tail segment as a new, shorter file: it points
+// Sync's handle at the new file (openTail, which also preallocates it) and
+// sets tailBytes to its size. Without it, Sync would fdatasync the old,
+// unlinked file and acknowledge entries that are not durable. A failure is
+// final.
+func (l *Log) measureTail() error {
+	size, changed, err := l.openTail()
+	if err != nil {
+		l.failed = err
+		return err
+	}
+	if changed {
+		l.tailBytes = int(size)
+	}
+	return nil
+}
+
 // Sync makes every appended entry durable: it fsyncs the tail segment, and
 // the wal directory when a segment was created since the last Sync.
 func (l *Log) Sync() error {
@@ -328,7 +358,7 @@ func (l *Log) sync() error {
 	if l.opts.NoSync {
 		return nil
 	}
-	if err := l.wal.Sync(); err != nil {
+	if err := l.syncTail(); err != nil {
 		l.failed = err
 		return fmt.Errorf("log: fsync: %w", err)
 	}
@@ -340,27 +370,6 @@ func (l *Log) sync() error {
 		l.dirDirty = false
 	}
 	return nil
-}
-
-// Replay calls fn for every record from index from onwards; see the
-// package-level Replay. When it has read the newest checkpoint and found it
-// whole against its seal, it removes the older checkpoints a crash may have
-// left (see checkpoint.go); for a checkpoint without a seal it logs one WARN
-// line and removes nothing.
-func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	st, err := Replay(l.dir, from, fn)
-	if err != nil || st.Checkpoint == 0 {
-		return st, err
-	}
-	ck := ckpt{n: st.Checkpoint, sealed: st.Sealed}
-	if !ck.sealed {
-		// Not known to be whole: the older checkpoints stay too, until a
-		// compaction writes a sealed one.
-		l.opts.Logger.Warn("checkpoint has no seal (written by an older version): it cannot be verified for completeness; the next compaction writes a sealed one",
-			"checkpoint", filepath.Join(l.dir, ck.name()))
-		return st, nil
-	}
-	return st, cleanCheckpoints(l.dir, ck)
 }
 
 // Close syncs and closes the log and releases the directory lock.
@@ -377,29 +386,15 @@ func (l *Log) Close() error {
 		}
 		l.wal = nil
 	}
+	if l.failed == nil {
+		l.trimTail()
+	}
+	l.closeTail()
 	if l.lock != nil {
 		l.lock.Close() // closing the descriptor releases the flock
 		l.lock = nil
 	}
 	return err
-}
-
-// lockDir takes an exclusive, non-blocking flock on dir/LOCK. The kernel
-// drops it when the process dies, so a crash never leaves a stale lock.
-func lockDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("log: open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
-		}
-		return nil, fmt.Errorf("log: lock %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // removeTemps deletes the NAME.TEMP files tidwall leaves when a crash stops
@@ -431,3 +426,6 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// SyncDir fsyncs directory dir, so that the names in it are durable.
+func SyncDir(dir string) error { return syncDir(dir) }

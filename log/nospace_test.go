@@ -247,6 +247,43 @@ func TestAppendNoSpaceOnCycle(t *testing.T) {
 	}
 }
 
+// TestAppendIntoPreallocated: a tail preallocated before the file system
+// filled up takes appends up to its size, and Close gives back what was not
+// used.
+func TestAppendIntoPreallocated(t *testing.T) {
+	mnt := tmpfstest.Mount(t, "size=1m")
+	dir := filepath.Join(mnt, "n1")
+	l, err := Open(dir, Options{SegmentSize: 256 << 10, Preallocate: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	fillBytes(t, filepath.Join(mnt, "filler"))
+	var sizes []int
+	var tags []byte
+	for i := 0; i < 4; i++ {
+		if _, err := l.Append(batchOf(50_000, 'a'+byte(i))); err != nil {
+			t.Fatalf("append %d into preallocated space on a full disk: %v", i+1, err)
+		}
+		sizes, tags = append(sizes, 50_000), append(tags, 'a'+byte(i))
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkEntries(t, dir, sizes, tags)
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, "wal", segmentName(1))
+	data, err := os.ReadFile(seg)
+	if good, n, _ := validPrefix(data, 1); err != nil || n != 4 || good != len(data) {
+		t.Fatalf("closed segment is %d bytes, %d of them in %d entries (%v): want its 4 entries only, Close gives back unused space", len(data), good, n, err)
+	}
+}
+
 func TestIsNoSpace(t *testing.T) {
 	cases := []struct {
 		err  error

@@ -14,10 +14,6 @@ import (
 // back, cutting a conflicting suffix, and a log that starts after a
 // snapshot. The single node calls none of it.
 
-// ErrIndex reports an entry appended or read at an index the log does not
-// have in that place.
-var ErrIndex = errors.New("log: index out of range")
-
 // AppendRaft writes e as one version 2 entry. e.Index must be
 // LastIndex()+1: the raft index is the entry's place in the log. The entry
 // is not durable until Sync returns nil; failures are as for Append.
@@ -107,18 +103,10 @@ func (l *Log) TruncateBack(last uint64) error {
 		return fmt.Errorf("log: truncate back to %d: %w", last, err)
 	}
 	l.last = last
-	walDir := filepath.Join(l.dir, walDirName)
-	segs, err := listSegments(walDir)
-	if err != nil || len(segs) == 0 {
-		l.failed = fmt.Errorf("log: list segments after truncation: %v", err)
-		return l.failed
-	}
-	fi, err := os.Stat(segs[len(segs)-1].path)
-	if err != nil {
-		l.failed = err
+	if err := l.measureTail(); err != nil {
 		return err
 	}
-	l.tailBytes = int(fi.Size())
+	walDir := filepath.Join(l.dir, walDirName)
 	if l.opts.NoSync {
 		return nil
 	}
@@ -149,42 +137,3 @@ func CreateAfter(dir string, n uint64) error {
 	}
 	return syncDir(dir)
 }
-
-// WriteFile writes a file of the caller's into the checkpoint's directory
-// and fsyncs it, before Commit seals and renames the directory, so that the
-// file is in place exactly when the checkpoint is: a cluster member keeps
-// its snapshot's raft metadata this way. The name must not be SEAL or a
-// segment's name; the seal does not cover the file, which should carry its
-// own checksum. Readers of the log ignore it.
-func (c *CheckpointWriter) WriteFile(name string, data []byte) error {
-	if name == sealName || name != filepath.Base(name) || len(name) >= segmentNameLen || name == "." || name == ".." {
-		return fmt.Errorf("log: checkpoint file name %q is reserved or not a plain name", name)
-	}
-	if err := writeFileSync(filepath.Join(c.tmp, name), data); err != nil {
-		return fmt.Errorf("log: write checkpoint file %s: %w", name, err)
-	}
-	return nil
-}
-
-// CheckpointDir returns the directory of the newest complete checkpoint of
-// the log in dir and the index it covers; false when there is none.
-func CheckpointDir(dir string) (path string, n uint64, ok bool, err error) {
-	c, ok, err := newestCheckpoint(dir)
-	if err != nil || !ok {
-		return "", 0, false, err
-	}
-	return filepath.Join(dir, c.name()), c.n, true, nil
-}
-
-// CheckpointName is the name, inside a log directory, of the sealed
-// checkpoint covering index n.
-func CheckpointName(n uint64) string { return checkpointName(n) }
-
-// LockDir takes the exclusive, non-blocking flock(2) on dir/LOCK that Open
-// takes on a log directory, for a directory that holds a log with files of
-// its own beside it (a cluster member's). It fails with ErrLocked when
-// another process holds it; closing the file releases it.
-func LockDir(dir string) (*os.File, error) { return lockDir(dir) }
-
-// SyncDir fsyncs directory dir, so that the names in it are durable.
-func SyncDir(dir string) error { return syncDir(dir) }

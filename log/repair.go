@@ -36,8 +36,11 @@ func repairTail(walDir string, logger *slog.Logger) (tailBytes int, err error) {
 		return 0, fmt.Errorf("log: read newest segment: %w", err)
 	}
 	rep, err := planRepair(newest, data)
-	if err != nil || rep == nil {
-		return len(data), err
+	if err != nil {
+		return 0, err
+	}
+	if rep == nil {
+		return trimUnused(newest, data)
 	}
 	if err := applyRepair(rep, data); err != nil {
 		return 0, err
@@ -50,10 +53,12 @@ func repairTail(walDir string, logger *slog.Logger) (tailBytes int, err error) {
 }
 
 // planRepair decides what to do with the newest segment's bytes: nothing
-// (nil, nil), cut a torn tail (a report), or refuse (an error).
+// (nil, nil), cut a torn tail (a report), or refuse (an error). Zero bytes
+// from the last good entry to the end are unused preallocated space (see
+// prealloc.go), not a torn tail: nothing to repair.
 func planRepair(seg segmentFile, data []byte) (*RepairReport, error) {
 	good, n, cause := validPrefix(data, seg.index)
-	if cause == nil {
+	if cause == nil || zeroTail(data, good) {
 		return nil, nil
 	}
 	if errors.Is(cause, ErrVersion) {
@@ -66,8 +71,32 @@ func planRepair(seg segmentFile, data []byte) (*RepairReport, error) {
 	}
 	return &RepairReport{
 		Segment: seg.path, Offset: int64(good), Dropped: int64(len(data) - good),
-		FirstLost: seg.index + n, BrokenFile: brokenName(seg.path), Cause: cause, EntriesKept: n,
+		FirstLost: seg.index + n, BrokenFile: brokenName(seg.path), Cause: intoUnused(data, good, cause), EntriesKept: n,
 	}, nil
+}
+
+// trimUnused truncates the newest segment to its good entries when it ends
+// in unused preallocated space, which tidwall would read as empty entries
+// and append after, and returns the size left. Nothing but zeros is cut, so
+// there is nothing to keep and nothing to log; the space is preallocated
+// again once tidwall has opened the segment.
+func trimUnused(seg segmentFile, data []byte) (int, error) {
+	good, _, _ := validPrefix(data, seg.index)
+	if good == len(data) {
+		return good, nil
+	}
+	f, err := os.OpenFile(seg.path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("log: open segment to trim: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(good)); err != nil {
+		return 0, fmt.Errorf("log: trim %s to %d bytes: %w", seg.path, good, err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("log: fsync %s: %w", seg.path, err)
+	}
+	return good, nil
 }
 
 // applyRepair saves the tail, then truncates: the evidence is durable before
@@ -118,4 +147,70 @@ func writeFileSync(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// Repair cuts a torn tail off the newest segment of the log in dir, exactly
+// as Open does at start (the cut bytes are kept in NAME.broken), and returns
+// what it cut: nil when nothing needed repair. It holds the directory's
+// lock while it works, so it fails with ErrLocked while a node holds dir,
+// and like Open it refuses damage that is not a torn tail with a
+// *CorruptionError, changing nothing. Like Open it looks at the newest
+// segment only; Scan with a Damage callback finds damage anywhere.
+func Repair(dir string) (*RepairReport, error) {
+	if err := CheckDir(dir); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close() // closing the descriptor releases the flock
+	seg, data, err := newestSegmentData(dir)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	rep, err := planRepair(seg, data)
+	if err != nil || rep == nil {
+		return nil, err
+	}
+	if err := applyRepair(rep, data); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// PlanRepair tells, without changing anything or taking the lock, what Open
+// would do with the newest segment of the log in dir: nothing (nil, nil),
+// cut a torn tail (a report of what it would cut, BrokenFile naming where it
+// would keep the bytes), or refuse to start (a *CorruptionError).
+func PlanRepair(dir string) (*RepairReport, error) {
+	if err := CheckDir(dir); err != nil {
+		return nil, err
+	}
+	seg, data, err := newestSegmentData(dir)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return planRepair(seg, data)
+}
+
+// newestSegmentData reads the newest wal segment; data is nil when the wal
+// has no segment.
+func newestSegmentData(dir string) (segmentFile, []byte, error) {
+	segs, err := listSegments(filepath.Join(dir, walDirName))
+	if err != nil {
+		return segmentFile{}, nil, fmt.Errorf("log: list segments: %w", err)
+	}
+	if len(segs) == 0 {
+		return segmentFile{}, nil, nil
+	}
+	newest := segs[len(segs)-1]
+	data, err := os.ReadFile(newest.path)
+	if err != nil {
+		return segmentFile{}, nil, fmt.Errorf("log: read newest segment: %w", err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return newest, data, nil
 }

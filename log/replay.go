@@ -1,9 +1,7 @@
 package log
 
 import (
-	"errors"
-	"io"
-	"os"
+	"path/filepath"
 )
 
 // ReplayStats describes what a replay read.
@@ -17,60 +15,39 @@ type ReplayStats struct {
 	Last       uint64 // index of the last entry in the log, 0 if empty
 }
 
-// ErrCompacted reports a replay asked to stop before the newest checkpoint:
-// that history was compacted away.
-var ErrCompacted = errors.New("log: history before the checkpoint was compacted")
-
-// Replay reads the log in directory dir (the directory Open takes) from log
-// index from onwards and calls fn for every record, in log order; see
-// ReplayRange.
+// Replay reads the log in dir (the directory Open takes) from log index
+// from onwards and calls fn for every record, in log order. When a
+// checkpoint covers index C >= from, its records come first, each reported
+// at index C, and the wal is read from C+1. It opens nothing for writing
+// and takes no lock, so it is safe on a directory a running node holds: it
+// sees a prefix of the log, and an entry the node is still writing ends
+// it, as a torn tail that Open would cut does. Other damage stops it with a
+// *CorruptionError; an error from fn stops it and is returned as is. It is
+// Scan with only a record callback; Scan's options bound the read at both
+// ends, report entries, and read on past damage.
 func Replay(dir string, from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	return ReplayRange(dir, from, 0, fn)
-}
-
-// ReplayRange reads the log in dir and calls fn for every record of the
-// entries with index in [from, to] (to == 0: to the end), in log order.
-// When a checkpoint covers index C >= from, its records come first, each
-// reported at index C, and the wal is read from C+1. It opens nothing for
-// writing and takes no lock, so it is safe on a directory a running node
-// holds: it sees a prefix of the log, and an entry the node is still
-// writing ends it, as a torn tail that Open would cut does. Other damage
-// stops it with a *CorruptionError; an error from fn stops it and is
-// returned as is. It is Scan with only a record callback.
-func ReplayRange(dir string, from, to uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	st, err := Scan(dir, ScanOptions{From: from, To: to, Record: fn})
+	st, err := Scan(dir, ScanOptions{From: from, Record: fn})
 	return st.ReplayStats, err
 }
 
-// readFile reads a whole file into buf's storage, growing it when needed.
-func readFile(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf, err
+// Replay is the package-level Replay on the open log's directory, followed
+// by what only the holder of its lock may do: when it has read the newest
+// checkpoint and found it whole against its seal, it removes the older
+// checkpoints a crash may have left (see checkpoint.go); for a checkpoint
+// without a seal it logs one WARN line and removes nothing. It is the
+// node's replay at start.
+func (l *Log) Replay(from uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
+	st, err := Replay(l.dir, from, fn)
+	if err != nil || st.Checkpoint == 0 {
+		return st, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return buf, err
+	ck := ckpt{n: st.Checkpoint, sealed: st.Sealed}
+	if !ck.sealed {
+		// Not known to be whole: the older checkpoints stay too, until a
+		// compaction writes a sealed one.
+		l.opts.Logger.Warn("checkpoint has no seal (written by an older version): it cannot be verified for completeness; the next compaction writes a sealed one",
+			"checkpoint", filepath.Join(l.dir, ck.name()))
+		return st, nil
 	}
-	size := int(fi.Size())
-	if cap(buf) < size {
-		buf = make([]byte, size)
-	}
-	buf = buf[:size]
-	n, err := io.ReadFull(f, buf)
-	// A running node may have appended since Stat; what was read is a
-	// consistent prefix only up to the last whole entry, which the frame
-	// parser enforces, so a short read of an appended file is not an error.
-	if err == io.ErrUnexpectedEOF {
-		return buf[:n], nil
-	}
-	return buf[:n], err
-}
-
-// ReplaySerial is ReplayRange reading on the caller's goroutine only (see
-// ScanOptions.Serial).
-func ReplaySerial(dir string, from, to uint64, fn func(index uint64, r Record) error) (ReplayStats, error) {
-	st, err := Scan(dir, ScanOptions{From: from, To: to, Record: fn, Serial: true})
-	return st.ReplayStats, err
+	return st, cleanCheckpoints(l.dir, ck)
 }

@@ -2,7 +2,6 @@ package log
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,32 +9,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// ErrTorn reports a tidwall frame whose length runs past the end of its
-// segment file: the last write was cut short.
-var ErrTorn = errors.New("log: entry cut short")
-
-// CorruptionError locates damage in a segment file. errors.Is reports true
-// for ErrCorrupt and for the specific cause (ErrZeroed, ErrChecksum, ...).
-type CorruptionError struct {
-	Path   string // segment file
-	Offset int64  // byte offset of the damaged frame in Path
-	Index  uint64 // log index the damaged entry should have had; 0 for a whole file
-	Err    error  // the cause
-}
-
-// Error names the entry, the file and the byte offset of the damage, or
-// only the file when the damage is to a whole file (Index 0: a
-// checkpoint's seal).
-func (e *CorruptionError) Error() string {
-	if e.Index == 0 {
-		return fmt.Sprintf("log: damaged %s: %v", e.Path, e.Err)
-	}
-	return fmt.Sprintf("log: damaged entry %d in %s at byte %d: %v", e.Index, e.Path, e.Offset, e.Err)
-}
-
-// Unwrap returns ErrCorrupt and the cause, so errors.Is finds either.
-func (e *CorruptionError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
 
 // segmentFile is one segment of the log directory.
 type segmentFile struct {

@@ -50,6 +50,10 @@ type framer struct {
 	start int
 	acc   []byte
 	size  int
+	// tailBlank: the message's bytes before the current read hold only
+	// space, tab or CR after their last newline (kept even once acc is only
+	// a preview, for onlySpaceBefore).
+	tailBlank bool
 	// resync: skipping input after an error, until a line starting with
 	// "{"; atLineStart: only space, tab or CR seen on the current line.
 	resync      bool
@@ -122,7 +126,7 @@ func (f *framer) next() ([]byte, error) {
 			if cap(f.acc) > 4<<20 {
 				f.acc = nil // do not keep a huge message's buffer for good
 			}
-			f.inMsg, f.start, f.acc, f.size = true, f.line, f.acc[:0], 0
+			f.inMsg, f.start, f.acc, f.size, f.tailBlank = true, f.line, f.acc[:0], 0, false
 			f.sc.reset()
 		}
 		n, st := f.sc.scan(b)
@@ -147,6 +151,7 @@ func (f *framer) next() ([]byte, error) {
 // message is over the limit.
 func (f *framer) keep(b []byte) {
 	f.size += len(b)
+	f.tailBlank = blankAfterNewline(b, f.tailBlank)
 	if f.size <= f.max {
 		f.acc = append(f.acc, b...)
 	} else if len(f.acc) < previewBytes {
@@ -203,23 +208,25 @@ func (f *framer) fail(b []byte, n int) {
 }
 
 // onlySpaceBefore reports whether the current line holds only space, tab or
-// CR before the byte that follows head (and the bytes kept in f.acc).
+// CR before the byte that follows head (and the message's bytes from
+// earlier reads, even when only a preview of them is kept).
 func (f *framer) onlySpaceBefore(head []byte) bool {
-	for _, p := range [][]byte{head, f.acc} {
-		for i := len(p) - 1; i >= 0; i-- {
-			switch p[i] {
-			case '\n':
-				return true
-			case ' ', '\t', '\r':
-			default:
-				return false
-			}
-		}
-		if len(f.acc) == 0 || f.size > f.max {
-			break
+	return blankAfterNewline(head, f.size > 0 && f.tailBlank)
+}
+
+// blankAfterNewline reports whether a text ending with b holds only space,
+// tab or CR after its last newline; before b, the text did when blank.
+func blankAfterNewline(b []byte, blank bool) bool {
+	for i := len(b) - 1; i >= 0; i-- {
+		switch b[i] {
+		case '\n':
+			return true
+		case ' ', '\t', '\r':
+		default:
+			return false
 		}
 	}
-	return false
+	return blank
 }
 
 // skipLines skips input up to a line that starts with "{", clearing

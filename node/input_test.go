@@ -267,3 +267,18 @@ func TestRequestAnsweredBeforeMoreInput(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A message cut short after it passed the size limit, followed by a
+// complete one on the next line: the complete one is framed, however the
+// reads cut the input (the line's start may come at the start of a read,
+// and then only the kept preview of the oversized text is behind it).
+func TestFramerOversizedCutShortThenMessage(t *testing.T) {
+	const max = 1000
+	in := `{"src": "c1", "pad": "` + strings.Repeat("y", 5*max) + `",` + "\n" + `{"ok":1}` + "\n"
+	for _, oneByte := range []bool{false, true} {
+		got, skips := frameAll(t, in, max, oneByte)
+		if len(got) != 1 || got[0] != `2:{"ok":1}` || len(skips) != 1 || skips[0].line != 1 {
+			t.Errorf("one byte per read: %v: framed %q, skipped %v; want the message on line 2 and one skip at line 1", oneByte, got, skips)
+		}
+	}
+}

@@ -442,11 +442,16 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 	startID := n.out.msgID
 	n.out.buf = n.out.buf[:0]
 	var openErr error
+	preInit := 0 // requests answered before the batch's init opened the store
 	for _, c := range batch {
 		for i := range c.reqs {
+			closed := n.store == nil
 			if err := n.handle(&c.reqs[i], nil); err != nil {
 				openErr = err
 				break
+			}
+			if closed && n.store == nil {
+				preInit++
 			}
 		}
 		if openErr != nil {
@@ -469,6 +474,16 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 			n.refused, n.writeErr, n.expired = 0, err, n.expired[:0]
 			for _, c := range batch {
 				for i := range c.reqs {
+					if preInit > 0 {
+						// Sent before the init that opened the store: answered
+						// as the first time, as to a node not initialized.
+						preInit--
+						store, id := n.store, n.nodeID
+						n.store, n.nodeID = nil, nil
+						n.handle(&c.reqs[i], err)
+						n.store, n.nodeID = store, id
+						continue
+					}
 					if n.handle(&c.reqs[i], err) != nil {
 						break
 					}

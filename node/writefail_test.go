@@ -122,3 +122,26 @@ func TestWriteFailuresLoggedOnce(t *testing.T) {
 		t.Fatalf("want one INFO line saying 3 requests were refused; logs:\n%s", logs)
 	}
 }
+
+// A batch that holds requests sent before init, the init and a commit
+// whose Flush fails is answered again after the rollback: the requests
+// before init still get error 11, as in the first answer, not a reply
+// from a store that was not open when they came.
+func TestFailedBatchKeepsErrorsBeforeInit(t *testing.T) {
+	st := newMemStore()
+	st.m[key([]byte("g"), []byte("t"), 0)] = 5
+	st.fail = true
+	out := runNode(t, st, `{"src":"c1","dest":"n1","body":{"type":"fetch_offset","group":"g","topic":"t","partition":0,"msg_id":1}}
+{"src":"c1","dest":"n1","body":{"type":"init","node_id":"n1","node_ids":["n1"],"msg_id":2}}
+{"src":"c1","dest":"n1","body":{"type":"commit_offset","group":"g","topic":"t","partition":0,"offset":9,"msg_id":3}}
+`)
+	if st.flushes == 0 || len(out) != 3 {
+		t.Fatalf("flushes %d, replies %q: want one failed batch of three", st.flushes, out)
+	}
+	if !strings.Contains(out[0], `"code": 11`) {
+		t.Fatalf("the fetch sent before init was answered %s, want error 11", out[0])
+	}
+	if !strings.Contains(out[1], "init_ok") || !strings.Contains(out[2], `"code": 13`) {
+		t.Fatalf("replies %q", out)
+	}
+}

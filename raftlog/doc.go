@@ -151,8 +151,9 @@
 // # Restart
 //
 // Open, then Replay hands the records of the snapshot's checkpoint and of
-// the entries after it through the durable commit index (log.ReplayRange,
-// the single node's replay) and returns that index: raft.Config.Applied.
+// the entries after it through the durable commit index (log.Scan bounded
+// by that index, the reader under the single node's replay) and returns
+// that index: raft.Config.Applied.
 // InitialState returns the durable HardState (its commit raised to the
 // snapshot's index when an install outran its HardState) and the
 // snapshot's ConfState; the loop re-applies ConfChanges(applied) with

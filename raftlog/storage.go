@@ -565,10 +565,10 @@ func (s *Storage) cutRecent() {
 // Replay reads the state the raft loop must rebuild before it starts the
 // raft node: the newest snapshot's checkpoint, then the records of the
 // entries after it through the durable commit index of InitialState,
-// through log.ReplayRange, the single node's replay. Entries after the
-// commit index are not replayed: a new leader may still replace them.
-// Records of the checkpoint are reported at its index. It returns the
-// index replayed through, which is what raft.Config.Applied must be.
+// read with log.Scan, the reader under the single node's replay. Entries
+// after the commit index are not replayed: a new leader may still replace
+// them. Records of the checkpoint are reported at its index. It returns
+// the index replayed through, which is what raft.Config.Applied must be.
 func (s *Storage) Replay(fn func(index uint64, r log.Record) error) (applied uint64, st log.ReplayStats, err error) {
 	hs, _, err := s.InitialState()
 	if err != nil {
@@ -578,8 +578,8 @@ func (s *Storage) Replay(fn func(index uint64, r log.Record) error) (applied uin
 	if commit == 0 {
 		return 0, st, nil
 	}
-	st, err = log.ReplayRange(filepath.Join(s.dir, logDirName), 1, commit, fn)
-	return commit, st, err
+	sst, err := log.Scan(filepath.Join(s.dir, logDirName), log.ScanOptions{From: 1, To: commit, Record: fn})
+	return commit, sst.ReplayStats, err
 }
 
 // LogDir is the directory of the member's offsets log (dir/log): the one

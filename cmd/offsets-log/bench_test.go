@@ -8,9 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 )
@@ -79,8 +77,8 @@ func benchLog(b *testing.B, keys int) string {
 }
 
 // BenchmarkReplay replays a log of 10^6 commit records into the offsets it
-// rebuilds, as the replay command does before printing: log.Scan and
-// inspect.State, from a warm page cache.
+// rebuilds and visits them in order, as the replay command does: log.Scan
+// into consumeroffsets.State's Replayer, from a warm page cache.
 func BenchmarkReplay(b *testing.B) {
 	for _, keys := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("records=%d/keys=%d", benchRecords, keys), func(b *testing.B) {
@@ -90,14 +88,17 @@ func BenchmarkReplay(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				s := inspect.New(time.Time{})
-				st, err := log.Scan(dir, log.ScanOptions{Record: func(_ uint64, r log.Record) error { return s.Apply(r) }})
+				s := consumeroffsets.NewState()
+				rp := s.Replayer()
+				st, err := log.Scan(dir, log.ScanOptions{Record: rp.Apply})
 				if err != nil {
 					b.Fatal(err)
 				}
-				offs, err := s.Offsets()
-				if err != nil || st.Records != benchRecords || len(offs) != keys {
-					b.Fatalf("replayed %d records into %d keys: %v", st.Records, len(offs), err)
+				rp.Done()
+				n := 0
+				s.Offsets(func(consumeroffsets.OffsetKey, consumeroffsets.OffsetValue) bool { n++; return true })
+				if st.Records != benchRecords || n != keys {
+					b.Fatalf("replayed %d records into %d keys", st.Records, n)
 				}
 			}
 			b.ReportMetric(float64(benchRecords)*float64(b.N)/b.Elapsed().Seconds(), "records/s")

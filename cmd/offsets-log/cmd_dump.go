@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 	"github.com/spf13/cobra"
@@ -145,7 +144,7 @@ func (p *dumpPrinter) record(en log.EntryInfo, r log.Record) bool {
 		from = "checkpoint"
 	}
 	rec, err := consumeroffsets.DecodeRecord(r)
-	j := dumpJSON{Index: en.Index, From: from, Type: inspect.TypeName(r.Type), Size: r.Size(), CRC: "ok",
+	j := dumpJSON{Index: en.Index, From: from, Type: typeName(r.Type), Size: r.Size(), CRC: "ok",
 		File: rel(p.dir, en.Path), Pos: en.Offset}
 	if err != nil {
 		j.Error = err.Error()
@@ -226,4 +225,19 @@ func crcState(err error) string {
 		return "unknown-version"
 	}
 	return "corrupt"
+}
+
+// typeName names a record type as dump prints it.
+func typeName(t log.RecordType) string {
+	switch t {
+	case consumeroffsets.TypeOffsetCommit:
+		return "commit"
+	case consumeroffsets.TypeOffsetTombstone:
+		return "offset-tombstone"
+	case consumeroffsets.TypeGroupMetadata:
+		return "group"
+	case consumeroffsets.TypeGroupTombstone:
+		return "group-tombstone"
+	}
+	return fmt.Sprintf("unknown-%d", t)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/spf13/cobra"
 )
 
@@ -55,21 +56,17 @@ func (o *exportOpts) run(e *env, dir string) int {
 	if code != exitOK {
 		return code
 	}
-	offsets, _ := ld.state.Offsets()
-	groups, _ := ld.state.Groups()
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	dest := nodeID(dir)
-	// Offsets and groups are both sorted by group name: walk them together.
-	i, n, msgs, split, exported := 0, 0, 0, 0, 0
-	for _, g := range groups {
-		var entries []commitEntry
-		for ; i < len(offsets) && offsets[i].Group == g.Name; i++ {
-			off := offsets[i]
-			entries = append(entries, commitEntry{off.Topic, off.Partition, off.Offset, off.Metadata})
-		}
+	n, msgs, split, exported := 0, 0, 0, 0
+	for _, g := range ld.state.GroupInfos() {
 		if o.group != "" && g.Name != o.group {
 			continue
 		}
+		var entries []commitEntry
+		ld.state.FetchGroup([]byte(g.Name), nil, func(topic string, partition int32, v consumeroffsets.OffsetValue) {
+			entries = append(entries, commitEntry{topic, partition, v.Offset, v.Metadata})
+		})
 		var gen *int32
 		if g.HasGeneration {
 			gen = &g.Generation

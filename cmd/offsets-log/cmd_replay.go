@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/spf13/cobra"
 )
 
@@ -65,41 +65,52 @@ func (o *replayOpts) run(e *env, dir string) int {
 	if code != exitOK {
 		return code
 	}
-	offsets, _ := ld.state.Offsets()
-
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
+	var line func(group, topic string, partition int32, v consumeroffsets.OffsetValue)
+	var tw *tabwriter.Writer
 	if o.json {
 		enc := jsonLines(w)
-		for _, off := range offsets {
-			if o.skip(off) {
-				continue
-			}
-			enc.Encode(offsetJSON{off.Group, off.Topic, off.Partition, off.Offset, off.Metadata, ms(off.CommitTime)})
+		line = func(group, topic string, partition int32, v consumeroffsets.OffsetValue) {
+			enc.Encode(offsetJSON{group, topic, partition, v.Offset, v.Metadata, ms(commitTime(v))})
 		}
 	} else {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tOFFSET\tMETADATA\tCOMMIT_TIME")
-		for _, off := range offsets {
-			if o.skip(off) {
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", quote(off.Group), quote(off.Topic), off.Partition, off.Offset,
-				fmt.Sprintf("%q", off.Metadata), ms(off.CommitTime))
+		line = func(group, topic string, partition int32, v consumeroffsets.OffsetValue) {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", quote(group), quote(topic), partition, v.Offset,
+				fmt.Sprintf("%q", v.Metadata), ms(commitTime(v)))
 		}
+	}
+	if o.group != "" {
+		var topics [][]byte
+		if o.topic != "" {
+			topics = [][]byte{[]byte(o.topic)}
+		}
+		ld.state.FetchGroup([]byte(o.group), topics, func(topic string, partition int32, v consumeroffsets.OffsetValue) {
+			line(o.group, topic, partition, v)
+		})
+	} else {
+		ld.state.Offsets(func(k consumeroffsets.OffsetKey, v consumeroffsets.OffsetValue) bool {
+			if o.topic == "" || k.Topic == o.topic {
+				line(k.Group, k.Topic, k.Partition, v)
+			}
+			return true
+		})
+	}
+	if tw != nil {
 		tw.Flush()
 	}
 	if err := w.Flush(); err != nil {
 		return e.fail("replay", dir, err)
 	}
-	c, _ := ld.state.Counts()
+	c := ld.state.Counts()
 	fmt.Fprintf(e.stderr, "offsets-log replay: replayed %d records through index %d in %s: %s records/s\n",
 		c.Records, ld.last, ld.took.Round(time.Microsecond), rate(c.Records, ld.took))
 	return exitOK
 }
 
-func (o *replayOpts) skip(off inspect.Offset) bool {
-	return (o.group != "" && off.Group != o.group) || (o.topic != "" && off.Topic != o.topic)
-}
+// commitTime is an offset's commit time as a time.Time.
+func commitTime(v consumeroffsets.OffsetValue) time.Time { return time.UnixMilli(v.CommitTime).UTC() }
 
 type offsetJSON struct {
 	Group      string `json:"group"`

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
+	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/spf13/cobra"
 )
 
@@ -85,7 +85,7 @@ type resetOpts struct {
 type planRow struct {
 	topic     string
 	partition int32
-	cur, next inspect.Offset
+	cur, next consumeroffsets.OffsetValue
 	hasCur    bool
 	hasNext   bool
 	clamped   bool
@@ -145,8 +145,8 @@ func (o *resetOpts) run(e *env, dir string) int {
 		return r
 	}
 	for _, off := range current {
-		r := row(off.Topic, off.Partition)
-		r.cur, r.hasCur = off, true
+		r := row(off.topic, off.partition)
+		r.cur, r.hasCur = off.v, true
 	}
 
 	switch {
@@ -156,8 +156,8 @@ func (o *resetOpts) run(e *env, dir string) int {
 			return code
 		}
 		for _, off := range groupOffsets(then.state, o.group) {
-			r := row(off.Topic, off.Partition)
-			r.next, r.hasNext = off, true
+			r := row(off.topic, off.partition)
+			r.next, r.hasNext = off.v, true
 		}
 		if len(rows) == 0 {
 			return fail("group %s has no offsets in %s, now or at %s", quote(o.group), dir, o.toTime)
@@ -175,7 +175,7 @@ func (o *resetOpts) run(e *env, dir string) int {
 			r := row(fo.topic, fo.partition)
 			r.next, r.hasNext = r.cur, true
 			if !r.hasCur {
-				r.next = inspect.Offset{}
+				r.next = consumeroffsets.OffsetValue{}
 			}
 			r.next.Offset = fo.offset
 		}
@@ -247,16 +247,21 @@ func (o *resetOpts) run(e *env, dir string) int {
 	return exitOK
 }
 
+// groupOffset is one live offset of a group.
+type groupOffset struct {
+	topic     string
+	partition int32
+	v         consumeroffsets.OffsetValue
+}
+
 // groupOffsets returns the offsets of group in s, sorted by topic and
 // partition.
-func groupOffsets(s *inspect.State, group string) []inspect.Offset {
-	offsets, _ := s.Offsets()
-	i, _ := slices.BinarySearchFunc(offsets, group, func(o inspect.Offset, g string) int { return strings.Compare(o.Group, g) })
-	j := i
-	for j < len(offsets) && offsets[j].Group == group {
-		j++
-	}
-	return offsets[i:j]
+func groupOffsets(s *consumeroffsets.State, group string) []groupOffset {
+	var out []groupOffset
+	s.FetchGroup([]byte(group), nil, func(topic string, partition int32, v consumeroffsets.OffsetValue) {
+		out = append(out, groupOffset{topic, partition, v})
+	})
+	return out
 }
 
 // shift moves off by n, clamped to [0, 2^63-1]; clamped tells whether it

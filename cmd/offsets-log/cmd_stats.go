@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"math"
 	"text/tabwriter"
-	"time"
 
-	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 	"github.com/spf13/cobra"
@@ -81,42 +79,30 @@ func (o *statsOpts) run(e *env, dir string) int {
 	if !e.checkDir("stats", dir) {
 		return exitUsage
 	}
-	state := inspect.New(time.Time{})
-	live := consumeroffsets.NewState() // the dirty ratio, by the node's rule
-	st, held, err := e.scanLog("stats", dir, log.ScanOptions{
-		Record: func(idx uint64, r log.Record) error {
-			if err := state.Apply(r); err != nil {
-				return err
-			}
-			return live.Apply(idx, r)
-		},
-	})
+	state := consumeroffsets.NewState()
+	rp := state.Replayer()
+	st, held, err := e.scanLog("stats", dir, log.ScanOptions{Record: rp.Apply})
+	rp.Done()
 	if err != nil {
 		return e.fail("stats", dir, err)
 	}
-	c, err := state.Counts()
-	if err != nil {
-		return e.fail("stats", dir, err)
-	}
-	lc := live.Counts()
-	groups, _ := state.Groups()
+	c := state.Counts()
+	oldest, newest := state.CommitTimes()
 	e.noteTail("stats", dir, held, st.Tail)
 
 	out := statsJSON{Dir: dir, Segments: st.Segments, Bytes: st.Bytes, Entries: st.Entries, Records: c.Records,
 		Commits: c.Commits, OffsetTombstones: c.OffsetTombstones, GroupMetadata: c.GroupMetadata, GroupTombstones: c.GroupTombstones,
-		LiveKeys: c.LiveKeys, Groups: c.Groups, Tombstones: c.Tombstones(), TombstoneBytes: c.TombstoneBytes, RecordBytes: c.RecordBytes,
-		LiveRecordBytes: lc.LiveBytes + lc.TombstoneBytes, DirtyRatio: math.Round(live.DirtyRatio()*1e4) / 1e4, LastIndex: st.Last}
-	if !c.OldestCommit.IsZero() {
-		out.OldestCommit, out.NewestCommit = ms(c.OldestCommit), ms(c.NewestCommit)
+		LiveKeys: c.LiveKeys, Groups: c.Groups, GroupsWithGeneration: c.Generations,
+		Tombstones: c.OffsetTombstones + c.GroupTombstones, TombstoneBytes: c.TombstoneRecordBytes, RecordBytes: c.RecordBytes,
+		LiveRecordBytes: c.KeptBytes(), DirtyRatio: math.Round(c.DirtyRatio()*1e4) / 1e4, LastIndex: st.Last}
+	if !oldest.IsZero() {
+		out.OldestCommit, out.NewestCommit = ms(oldest), ms(newest)
 	}
 	if st.Checkpoint != 0 {
 		out.Checkpoint = &st.Checkpoint
 	}
-	for _, g := range groups {
-		if g.HasGeneration {
-			out.GroupsWithGeneration++
-		}
-		if o.groups {
+	if o.groups {
+		for _, g := range state.GroupInfos() {
 			gj := groupJSON{Group: g.Name, Offsets: g.Offsets}
 			if g.HasGeneration {
 				gen := g.Generation
@@ -148,8 +134,8 @@ func (o *statsOpts) run(e *env, dir string) int {
 		fmt.Fprintf(tw, "groups\t%d (%d with a generation)\n", out.Groups, out.GroupsWithGeneration)
 		fmt.Fprintf(tw, "tombstones\t%d (%d record bytes)\n", out.Tombstones, out.TombstoneBytes)
 		fmt.Fprintf(tw, "dirty ratio\t%.4f (%d of %d record bytes live)\n", out.DirtyRatio, out.LiveRecordBytes, out.RecordBytes)
-		fmt.Fprintf(tw, "oldest commit\t%s\n", ms(c.OldestCommit))
-		fmt.Fprintf(tw, "newest commit\t%s\n", ms(c.NewestCommit))
+		fmt.Fprintf(tw, "oldest commit\t%s\n", ms(oldest))
+		fmt.Fprintf(tw, "newest commit\t%s\n", ms(newest))
 		fmt.Fprintf(tw, "checkpoint\t%s\n", ck)
 		fmt.Fprintf(tw, "last index\t%d\n", out.LastIndex)
 		tw.Flush()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -73,9 +74,10 @@ func TestReadWhileNodeRuns(t *testing.T) {
 		}
 	}
 
-	// An entry the node is in the middle of writing: its first bytes only.
+	// An entry the node is in the middle of writing: its first bytes only,
+	// where the node writes it, over the segment's preallocated space.
 	e := log.EncodeEntry(301, commitRec("g", "t", 0, 1, "", ts(0)))
-	if err := appendTo(dir, frame(e)[:20]); err != nil {
+	if err := writeAfterLast(dir, frame(e)[:20]); err != nil {
 		t.Fatal(err)
 	}
 	out, stderr, code = runCLI("verify", dir)
@@ -94,4 +96,33 @@ func TestReadWhileNodeRuns(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the node did not stop at EOF")
 	}
+}
+
+// writeAfterLast writes b right after the last entry of the newest wal
+// segment, where a running node writes its next one: over unused
+// preallocated space rather than after it.
+func writeAfterLast(dir string, b []byte) error {
+	segs, err := segmentsOf(dir)
+	if err != nil || len(segs) == 0 {
+		return fmt.Errorf("no segments: %v", err)
+	}
+	newest := segs[len(segs)-1]
+	var end int64
+	if _, err := log.Scan(dir, log.ScanOptions{Entry: func(en log.EntryInfo) error {
+		if en.Path == newest {
+			end = en.Offset + int64(en.Size)
+		}
+		return nil
+	}}); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(newest, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, end); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

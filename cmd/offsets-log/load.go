@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/maelstrom-offsets/offsets/cmd/offsets-log/internal/inspect"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 )
@@ -22,9 +21,10 @@ type point struct {
 	quiet bool
 }
 
-// loaded is the state a replay up to a point rebuilt.
+// loaded is the state a replay up to a point rebuilt: the node's state
+// machine, read through its read-only methods.
 type loaded struct {
-	state *inspect.State
+	state *consumeroffsets.State
 	last  uint64        // index of the last record applied
 	took  time.Duration // time the replay took
 }
@@ -32,27 +32,56 @@ type loaded struct {
 // errStop ends a scan early without an error.
 var errStop = errors.New("stop")
 
-// loadState replays the log in dir up to p, as replay does, for the
-// commands that read the offsets (replay, export, reset-plan). A point
-// before the newest checkpoint is an error wrapping log.ErrCompacted that
-// names the earliest time or index the log can still show; an index past
-// the end of the log is an error too. On failure it has said why on stderr
+// loadState replays the log in dir up to p into a consumeroffsets.State,
+// as the node does at start, for the commands that read the offsets
+// (replay, export, reset-plan). The stop at a time is the replay loop's:
+// it stops before the first record written after p.until. A point before
+// the newest checkpoint is an error wrapping log.ErrCompacted that names
+// the earliest time or index the log can still show; an index past the
+// end of the log is an error too. On failure it has said why on stderr
 // and returns the exit code.
 func (e *env) loadState(cmd, dir string, p point) (loaded, int) {
 	if !e.checkDir(cmd, dir) {
 		return loaded{}, exitUsage
 	}
 	start := time.Now()
-	state := inspect.New(p.until)
-	var keyer consumeroffsets.Keyer
+	state := consumeroffsets.NewState()
+	rp := state.Replayer()
+	until, limit := p.until.UnixMilli(), !p.until.IsZero()
 	var (
 		inCheckpoint bool
-		ckIndex      uint64    // the checkpoint's index, when there is one
-		ckNewest     time.Time // newest record time in the checkpoint
-		stopInCk     bool      // until falls inside the checkpoint's history
-		lastEntry    uint64    // index of the last entry visited
-		last         uint64    // index of the last record applied
+		ckIndex      uint64 // the checkpoint's index, when there is one
+		ckNewest     int64  // newest record time in the checkpoint, Unix ms
+		stopInCk     bool   // until falls inside the checkpoint's history
+		lastEntry    uint64 // index of the last entry visited
 	)
+	record := rp.Apply
+	if limit {
+		record = func(idx uint64, r log.Record) error {
+			at, err := consumeroffsets.RecordTime(r)
+			switch {
+			case stopInCk: // only reading the checkpoint on to its newest time
+				if err == nil {
+					ckNewest = max(ckNewest, at)
+				}
+				return nil
+			case err != nil:
+				return err
+			case at > until:
+				if !inCheckpoint {
+					return errStop
+				}
+				stopInCk = true
+			}
+			if inCheckpoint {
+				ckNewest = max(ckNewest, at)
+			}
+			if stopInCk {
+				return nil
+			}
+			return rp.Apply(idx, r)
+		}
+	}
 	st, held, scanErr := e.scanLog(cmd, dir, log.ScanOptions{
 		To: p.atIndex,
 		Entry: func(en log.EntryInfo) error {
@@ -66,36 +95,12 @@ func (e *env) loadState(cmd, dir string, p point) (loaded, int) {
 			lastEntry = en.Index
 			return nil
 		},
-		Record: func(idx uint64, r log.Record) error {
-			if stopInCk { // only reading the checkpoint on to its newest time
-				if _, _, at, err := keyer.Classify(r); err == nil && at.After(ckNewest) {
-					ckNewest = at
-				}
-				return nil
-			}
-			err := state.Apply(r)
-			if errors.Is(err, inspect.ErrStop) {
-				if !inCheckpoint {
-					return errStop
-				}
-				stopInCk = true
-				if _, _, at, cerr := keyer.Classify(r); cerr == nil && at.After(ckNewest) {
-					ckNewest = at
-				}
-				return nil
-			}
-			if inCheckpoint {
-				if _, _, at, cerr := keyer.Classify(r); cerr == nil && at.After(ckNewest) {
-					ckNewest = at
-				}
-			}
-			last = idx
-			return err
-		},
+		Record: record,
 	})
+	rp.Done()
 	if stopInCk && (scanErr == nil || errors.Is(scanErr, errStop)) {
 		scanErr = fmt.Errorf("%w: %s is before the newest record that checkpoint %d holds; the earliest time this log can show is %s",
-			log.ErrCompacted, p.flag, ckIndex, ms(ckNewest))
+			log.ErrCompacted, p.flag, ckIndex, ms(time.UnixMilli(ckNewest)))
 	}
 	if scanErr != nil && !errors.Is(scanErr, errStop) {
 		return loaded{}, e.fail(cmd, dir, scanErr)
@@ -108,13 +113,10 @@ func (e *env) loadState(cmd, dir string, p point) (loaded, int) {
 		}
 		return loaded{}, exitUsage
 	}
-	if _, err := state.Offsets(); err != nil {
-		return loaded{}, e.fail(cmd, dir, err)
-	}
 	if scanErr == nil && !p.quiet {
 		e.noteTail(cmd, dir, held, st.Tail)
 	}
-	return loaded{state: state, last: last, took: time.Since(start)}, exitOK
+	return loaded{state: state, last: state.Index(), took: time.Since(start)}, exitOK
 }
 
 // Time layouts --at-time and --to-time accept besides RFC 3339: Kafka's

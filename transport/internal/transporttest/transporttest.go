@@ -116,9 +116,11 @@ type countingSink struct {
 	h *Handler
 }
 
+// Abort counts the abort after the sink has removed its file, so that a
+// test that waits for the count sees the file gone.
 func (s *countingSink) Abort() {
+	s.FileSink.Abort()
 	s.h.mu.Lock()
 	s.h.aborted++
 	s.h.mu.Unlock()
-	s.FileSink.Abort()
 }

@@ -4,23 +4,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
 
-// This file is the reading side of the offsets-log tool: a scan of the log
-// that never writes, tolerates the tail a running node may be writing, and
-// can carry on past damage to find every damaged place.
-
-var (
-	// ErrNotLog reports a directory without a wal/ directory inside: not a
-	// log directory. Open would create one; the functions here never do.
-	ErrNotLog = errors.New("log: not a log directory (no wal/ directory inside)")
-	// ErrChanged reports that files disappeared or moved while a scan read
-	// them: a compaction released part of the log. Reading again sees the
-	// new files.
-	ErrChanged = errors.New("log: the log changed while it was read (a compaction ran)")
-)
+// This file is the log's one reader, Scan: Replay (and so the node's
+// replay at start), a cluster member's replay and offsets-log's reading
+// commands read with it. It never writes, tolerates the tail a running node
+// may be writing, and can carry on past damage to find every damaged place.
 
 // CheckDir reports, without changing anything, whether dir holds a log:
 // an error wrapping os.ErrNotExist when dir is missing, ErrNotLog when it
@@ -45,8 +37,10 @@ func CheckDir(dir string) error {
 
 // ScanOptions says which entries Scan reads and what it reports.
 type ScanOptions struct {
-	// From and To bound the log indexes read, as in ReplayRange: entries
-	// with index in [From, To], To == 0 meaning to the end.
+	// From and To bound the log indexes read: entries with index in
+	// [From, To], To == 0 meaning to the end. A range that takes in the
+	// newest checkpoint (From at or before its index) must not end before
+	// it: that is an ErrCompacted error.
 	From, To uint64
 	// Entry, when set, is called for each good entry before its records.
 	Entry func(EntryInfo) error
@@ -57,15 +51,11 @@ type ScanOptions struct {
 	// Open finds evidence against a torn tail), else with the next file.
 	// When nil, a torn tail of the newest segment ends the log (see
 	// ScanStats.Tail) and any other damage stops the scan with a
-	// *CorruptionError, as in ReplayRange.
+	// *CorruptionError, as in Replay.
 	Damage func(Damage) error
 	// Progress, when set, is called after each file with the bytes read so
 	// far.
 	Progress func(bytesRead int64)
-	// Serial reads every segment on the caller's goroutine, without loading
-	// the next one on another: for a background reader (the compactor) that
-	// should take one core at most, at the priority of its own thread.
-	Serial bool
 }
 
 // EntryInfo describes a good entry that Scan visits.
@@ -81,7 +71,7 @@ type EntryInfo struct {
 
 // Damage locates one damaged place that Scan found.
 type Damage struct {
-	Path   string // the segment file
+	Path   string // the segment file; for damage to a whole file, that file (SEAL) or its directory
 	Offset int64  // byte offset where the damage starts
 	// Bytes is the damaged span: up to the next valid entry in the file, or
 	// to its end.
@@ -110,8 +100,11 @@ type ScanStats struct {
 	Tail *Damage
 }
 
-// Scan reads the log in dir like ReplayRange, without a lock and without
-// writing anything, the way a node would find it at its next start: when
+// Scan reads the log in dir (the directory Open takes), the entries with
+// index in [From, To] in log order. When a checkpoint covers index C >=
+// From, its entries come first, their records each reported at index C,
+// and the wal is read from C+1. It takes no lock and writes nothing, and
+// reads the log the way a node would find it at its next start: when
 // the newest segment ends in damage that Open would cut as a torn tail (or
 // in an entry a running node is still writing) the log ends there and the
 // scan succeeds, reporting it in ScanStats.Tail. With ScanOptions.Damage set
@@ -141,7 +134,11 @@ func Scan(dir string, opts ScanOptions) (ScanStats, error) {
 }
 
 type scanner struct {
-	opts        ScanOptions
+	opts ScanOptions
+	// serial reads every segment on the caller's goroutine, without
+	// loading the next one on another, so that a compaction's read-back
+	// (VerifyCheckpoint) takes one core at most.
+	serial      bool
 	st          ScanStats
 	spare       []byte // a buffer for the next segment
 	callbackErr bool   // the error came from a callback
@@ -326,7 +323,7 @@ func OlderCheckpoint(dir string) (damaged, older string, ok bool, err error) {
 		if !c.sealed {
 			continue // its completeness cannot be shown
 		}
-		s := scanner{opts: ScanOptions{Serial: true}}
+		s := scanner{serial: true}
 		if err := s.scan(dir, c, true); err != nil || s.st.Last < newest.n {
 			continue
 		}
@@ -344,7 +341,7 @@ func VerifyCheckpoint(dir string) error {
 	if err != nil || !ok {
 		return err
 	}
-	s := scanner{opts: ScanOptions{Serial: true}}
+	s := scanner{serial: true}
 	s.head = &scanHead{dir, c}
 	return s.checkpoint(dir, c)
 }
@@ -409,7 +406,7 @@ func (s *scanner) files(segs []segmentFile, from, to, ck uint64, wal bool) (uint
 			return 0, fmt.Errorf("log: read segment: %w", cur.err)
 		}
 		if i+1 < len(segs) && (to == 0 || segs[i+1].index <= to) {
-			if !s.opts.Serial {
+			if !s.serial {
 				next = s.prefetch(segs[i+1])
 			}
 		}
@@ -449,6 +446,12 @@ func (s *scanner) segment(seg segmentFile, data []byte, good int, from, to, ck u
 		} else {
 			entry, after, ferr = checkFrame(data, off, idx)
 		}
+		if ferr != nil && newest && zeroTail(data, off) {
+			// Preallocated space no write reached: the end of the log, not
+			// damage (see prealloc.go), and not bytes of the log.
+			s.st.Bytes -= int64(len(data) - off)
+			return idx, false, nil
+		}
 		if ferr != nil {
 			at, found, resumeIdx := resyncEntry(data, off, idx)
 			d := Damage{Path: seg.path, Offset: int64(off), Bytes: int64(len(data) - off), Index: idx,
@@ -457,6 +460,9 @@ func (s *scanner) segment(seg segmentFile, data []byte, good int, from, to, ck u
 				d.Bytes, d.Next = int64(at-off), resumeIdx
 			} else {
 				d.Tail = newest && !errors.Is(ferr, ErrVersion)
+				if d.Tail {
+					d.Err = intoUnused(data, off, ferr)
+				}
 			}
 			if s.opts.Damage == nil && d.Tail {
 				s.st.Tail = &d
@@ -574,4 +580,30 @@ func resyncEntry(data []byte, off int, minIndex uint64) (at int, found bool, ind
 		return p, true, idx
 	}
 	return 0, false, 0
+}
+
+// readFile reads a whole file into buf's storage, growing it when needed.
+func readFile(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return buf, err
+	}
+	size := int(fi.Size())
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	n, err := io.ReadFull(f, buf)
+	// A running node may have appended since Stat; what was read is a
+	// consistent prefix only up to the last whole entry, which the frame
+	// parser enforces, so a short read of an appended file is not an error.
+	if err == io.ErrUnexpectedEOF {
+		return buf[:n], nil
+	}
+	return buf[:n], err
 }

@@ -55,3 +55,27 @@ func LockHeld(dir string) (held, known bool, err error) {
 	}
 	return false, true, nil
 }
+
+// lockDir takes an exclusive, non-blocking flock on dir/LOCK. The kernel
+// drops it when the process dies, so a crash never leaves a stale lock.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("log: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("log: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// LockDir takes the exclusive, non-blocking flock(2) on dir/LOCK that Open
+// takes on a log directory, for a directory that holds a log with files of
+// its own beside it (a cluster member's). It fails with ErrLocked when
+// another process holds it; closing the file releases it.
+func LockDir(dir string) (*os.File, error) { return lockDir(dir) }

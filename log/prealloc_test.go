@@ -1,0 +1,161 @@
+package log
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestPreallocatedTailNotRepaired: zero bytes from the last entry to the end
+// of the newest segment are space preallocated and never written, as a
+// crash leaves it. Open trims them without a word and keeps every entry;
+// no evidence file, since nothing but zeros was cut.
+func TestPreallocatedTailNotRepaired(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, nil)
+	appendN(t, l, 20)
+	l.Close()
+	seg := newestSegment(t, dir)
+	good, _ := os.ReadFile(seg)
+	appendToFile(t, seg, make([]byte, 5000))
+
+	var logBuf bytes.Buffer
+	l = openT(t, dir, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if l.LastIndex() != 20 {
+		t.Fatalf("LastIndex = %d, want 20", l.LastIndex())
+	}
+	appendN(t, l, 1)
+	l.Close()
+	expectRecords(t, dir, 21)
+	if logBuf.Len() != 0 {
+		t.Fatalf("Open logged about unused space:\n%s", logBuf.String())
+	}
+	if broken, _ := filepath.Glob(filepath.Join(dir, walDirName, "*"+brokenExt+"*")); len(broken) != 0 {
+		t.Fatalf("unused space kept as evidence: %v", broken)
+	}
+	now, _ := os.ReadFile(seg)
+	if !bytes.HasPrefix(now, good) {
+		t.Fatal("the trim changed bytes before the unused space")
+	}
+	if rep, err := PlanRepair(dir); rep != nil || err != nil {
+		t.Fatalf("PlanRepair = %+v, %v; want nothing to repair", rep, err)
+	}
+}
+
+// TestPreallocatedWhileOpen: an open preallocating log's newest segment is
+// preallocated to the segment size; a scan meanwhile (the tool on a live
+// node) ends the log at the last entry with no damage and counts no unused
+// byte; a copy of the directory taken then (what a crash leaves) opens
+// with every synced entry; Close gives the unused space back.
+func TestPreallocatedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SegmentSize: 64 << 10, Preallocate: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 20)
+	seg := newestSegment(t, dir)
+	if fileSize(t, seg) != 64<<10 {
+		t.Skipf("the tail is %d bytes: no fallocate here", fileSize(t, seg))
+	}
+	got, st, err := scanAll(t, dir, ScanOptions{Damage: func(d Damage) error {
+		t.Errorf("damage reported in a live log: %+v", d)
+		return nil
+	}})
+	if err != nil || len(got) != 40 || st.Last != 20 || st.Bytes != int64(l.tailBytes) {
+		t.Fatalf("scan of the live log: %d records up to %d, %d bytes (want 40, 20, %d), %v", len(got), st.Last, st.Bytes, l.tailBytes, err)
+	}
+
+	if n, err := Size(dir); err != nil || n != int64(l.tailBytes) {
+		t.Fatalf("Size of the live log = %d, %v; want its entries' %d bytes, not the preallocated space", n, err, l.tailBytes)
+	}
+
+	crashed := t.TempDir()
+	os.Mkdir(filepath.Join(crashed, walDirName), 0o755)
+	data, _ := os.ReadFile(seg)
+	os.WriteFile(filepath.Join(crashed, walDirName, filepath.Base(seg)), data, 0o644)
+	l2 := openT(t, crashed, nil)
+	if l2.LastIndex() != 20 {
+		t.Fatalf("the crashed copy opens at %d, want 20", l2.LastIndex())
+	}
+	l2.Close()
+	expectRecords(t, crashed, 20)
+
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(seg); fileSize(t, seg) == 64<<10 || !zeroTail(data, len(data)) {
+		t.Fatalf("closed tail is %d bytes, want its entries only", len(data))
+	}
+	expectRecords(t, dir, 20)
+}
+
+// TestSyncFollowsTail: Sync must reach the file tidwall appends to. After a
+// cycle, after a front truncation that rewrote the tail as a new file, and
+// after a cluster member's TruncateBack,
+// the file the log fdatasyncs is tidwall's newest segment, preallocated.
+func TestSyncFollowsTail(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SegmentSize: 1 << 10, Preallocate: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sameAsNewest := func(when string) {
+		t.Helper()
+		fi, err := os.Stat(newestSegment(t, dir))
+		if err != nil || l.tail == nil {
+			t.Fatalf("%s: %v, tail %v", when, err, l.tail)
+		}
+		cur, err := l.tail.Stat()
+		if err != nil || !os.SameFile(cur, fi) {
+			t.Fatalf("%s: Sync would fdatasync %s, not tidwall's newest segment", when, l.tail.Name())
+		}
+		if fi.Size() < int64(l.opts.SegmentSize) {
+			t.Fatalf("%s: newest segment %d bytes, not preallocated to %d", when, fi.Size(), l.opts.SegmentSize)
+		}
+	}
+	sameAsNewest("after open")
+	appendN(t, l, 100) // 1 KiB segments: several cycles
+	sameAsNewest("after cycles")
+
+	l.mu.Lock()
+	err = l.truncateFront(l.last-1, func(string) error { return nil }) // inside the tail: tidwall rewrites it
+	l.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsNewest("after a front truncation")
+	data, _ := os.ReadFile(newestSegment(t, dir))
+	if good, n, _ := validPrefix(data, l.last); n != 1 || good != l.tailBytes || !zeroTail(data, good) {
+		t.Fatalf("after the truncation: %d entries in %d bytes, tail mirror %d", n, good, l.tailBytes)
+	}
+	appendN(t, l, 3)
+	sameAsNewest("after appends")
+
+	// A cluster member cuts a conflicting suffix: tidwall rewrites the tail
+	// as a new file, and the entries appended after the cut must be synced
+	// in that file, not in the unlinked one.
+	m := t.TempDir()
+	ml, err := Open(m, Options{SegmentSize: 64 << 10, Preallocate: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ml.Close()
+	for i := uint64(1); i <= 10; i++ {
+		appendRaft(t, ml, RaftEntry{Index: i, Term: 1, Data: batchData("r")})
+	}
+	if err := ml.TruncateBack(5); err != nil {
+		t.Fatal(err)
+	}
+	appendRaft(t, ml, RaftEntry{Index: 6, Term: 2, Data: batchData("s")})
+	fi, err := os.Stat(newestSegment(t, m))
+	if err != nil || ml.tail == nil {
+		t.Fatalf("after TruncateBack: %v, tail %v", err, ml.tail)
+	}
+	if cur, err := ml.tail.Stat(); err != nil || !os.SameFile(cur, fi) {
+		t.Fatalf("after TruncateBack: Sync would fdatasync %s, not tidwall's newest segment", ml.tail.Name())
+	}
+}
