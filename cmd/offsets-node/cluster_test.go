@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/maelstrom-offsets/offsets/internal/clustertest"
+	"github.com/maelstrom-offsets/offsets/internal/linearizability"
 )
 
 var (
@@ -395,7 +396,15 @@ func TestClusterKillLeaderFiveTimes(t *testing.T) {
 	keyOf := map[int]int{}  // offset -> key
 	acked := map[int]int{}  // key -> highest acknowledged offset
 	next := 0
+	rec := linearizability.NewRecorder()
+	ops := map[int64]*linearizability.Op{} // msg_id -> its operation in the history
 	note := func(m clustertest.Message) {
+		if op, ok := ops[m.InReplyTo()]; ok {
+			delete(ops, m.InReplyTo())
+			if err := op.Reply(m.Body); err != nil {
+				t.Error(err)
+			}
+		}
 		if off, ok := sent[m.InReplyTo()]; ok && m.Type() == "commit_offset_ok" {
 			acked[keyOf[off]] = max(acked[keyOf[off]], off)
 		}
@@ -407,12 +416,13 @@ func TestClusterKillLeaderFiveTimes(t *testing.T) {
 				next++
 				k := i + 3*(j%(keys/3))
 				keyOf[next] = k
-				id, err := c.Send(callCtx(t), fmt.Sprintf("c%d", i+1), n, map[string]any{"type": "commit_offset",
-					"group": "g", "topic": fmt.Sprintf("t%d", k), "partition": 0, "offset": next})
+				q := linearizability.Commit("g", fmt.Sprintf("t%d", k), 0, int64(next))
+				op := rec.Invoke(i+1, q)
+				id, err := c.Send(callCtx(t), fmt.Sprintf("c%d", i+1), n, q.Body())
 				if err != nil {
 					t.Fatal(err)
 				}
-				sent[id] = next
+				sent[id], ops[id] = next, op
 			}
 		}
 		for seen := 0; seen < 30; seen++ {
@@ -449,9 +459,12 @@ func TestClusterKillLeaderFiveTimes(t *testing.T) {
 		for k := range keys {
 			var got int64
 			waitFor(t, "a read on the leader", func() bool {
-				var ok bool
-				got, ok = fetch(t, c, l, k)
-				return ok
+				o, err := rec.Call(callCtx(t), c, 9, "c9", l, linearizability.Fetch("g", fmt.Sprintf("t%d", k), 0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = o.Offset
+				return o.Kind == linearizability.OK
 			})
 			if got < int64(acked[k]) {
 				t.Fatalf("%s: t%d = %d, below the acknowledged %d", when, k, got, acked[k])
@@ -505,4 +518,5 @@ func TestClusterKillLeaderFiveTimes(t *testing.T) {
 			t.Fatalf("%s and %s replay differently", c.Nodes()[0], n)
 		}
 	}
+	linearizability.Check(t, rec)
 }

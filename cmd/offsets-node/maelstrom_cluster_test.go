@@ -10,104 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anishathalye/porcupine"
-
 	"github.com/maelstrom-offsets/offsets/internal/clustertest"
+	"github.com/maelstrom-offsets/offsets/internal/linearizability"
 )
-
-// regInput is an operation on one key's register: a commit of value, or a
-// fetch.
-type regInput struct {
-	key    int
-	commit bool
-	value  int64
-}
-
-// registers is porcupine's model of the offsets: one register per key,
-// starting at 0 (a fetch of a key never committed answers offset 0).
-var registers = porcupine.Model{
-	Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
-		by := map[int][]porcupine.Operation{}
-		for _, op := range h {
-			k := op.Input.(regInput).key
-			by[k] = append(by[k], op)
-		}
-		var out [][]porcupine.Operation
-		for _, ops := range by {
-			out = append(out, ops)
-		}
-		return out
-	},
-	Init: func() any { return int64(0) },
-	Step: func(state, input, output any) (bool, any) {
-		in := input.(regInput)
-		if in.commit {
-			return true, in.value
-		}
-		return output.(int64) == state.(int64), state
-	},
-	DescribeOperation: func(input, output any) string {
-		in := input.(regInput)
-		if in.commit {
-			return fmt.Sprintf("commit(t%d, %d)", in.key, in.value)
-		}
-		return fmt.Sprintf("fetch(t%d) -> %v", in.key, output)
-	},
-}
-
-// history records operations for porcupine: an operation refused with
-// error 11 did not happen and is left out; a commit with error 0 or no
-// reply may have happened at any time after its call (it never returns);
-// a fetch without an answer tells nothing and is left out.
-type history struct {
-	start time.Time
-	mu    sync.Mutex
-	ops   []porcupine.Operation
-}
-
-func (h *history) now() int64 { return int64(time.Since(h.start)) }
-
-// do runs one operation on node n and records it; it returns the reply's
-// type and error code ("" when none came).
-func (h *history) do(t *testing.T, r *clustertest.Router, client string, n string, in regInput) (string, int) {
-	body := map[string]any{"type": "fetch_offset", "group": "g", "topic": fmt.Sprintf("t%d", in.key), "partition": 0}
-	if in.commit {
-		body["type"], body["offset"] = "commit_offset", in.value
-	}
-	call := h.now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	m, err := r.Call(ctx, client, n, body)
-	cancel()
-	ret := h.now()
-	var reply struct {
-		Code   int
-		Offset int64
-	}
-	typ := ""
-	if err == nil {
-		typ = m.Type()
-		json.Unmarshal(m.Body, &reply)
-	}
-	op := porcupine.Operation{Input: in, Call: call, Return: ret}
-	switch {
-	case typ == "commit_offset_ok":
-	case typ == "fetch_offset_ok":
-		op.Output = reply.Offset
-	case typ == "error" && reply.Code == 11:
-		return typ, reply.Code
-	case in.commit && (typ == "" || (typ == "error" && reply.Code == 0)):
-		op.Return = math.MaxInt64 // unknown outcome
-	case typ == "" || (typ == "error" && reply.Code == 0):
-		return typ, reply.Code
-	default:
-		t.Errorf("%s on %s: unexpected reply %s", body["type"], n, m.Line)
-		return typ, reply.Code
-	}
-	h.mu.Lock()
-	h.ops = append(h.ops, op)
-	h.mu.Unlock()
-	return typ, reply.Code
-}
 
 // Maelstrom mode (no --cluster, init naming three nodes): raft traffic
 // through the router. Clients on all three nodes commit and fetch while
@@ -156,7 +61,22 @@ func TestMaelstromClusterPartition(t *testing.T) {
 	}
 	l := leader("")
 
-	h := &history{start: time.Now()}
+	rec := linearizability.NewRecorder()
+	start := time.Now()
+	now := func() int64 { return int64(time.Since(start)) }
+	do := func(client int, n string, k int, commit bool, v int64) linearizability.Outcome {
+		q := linearizability.Fetch("g", fmt.Sprintf("t%d", k), 0)
+		if commit {
+			q = linearizability.Commit("g", fmt.Sprintf("t%d", k), 0, v)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		o, err := rec.Call(ctx, r, client, fmt.Sprintf("c%d", client), n, q)
+		if err != nil && ctx.Err() == nil {
+			t.Errorf("%v on %s: %v", q, n, err)
+		}
+		return o
+	}
 	var (
 		isolatedAt, healedAt atomic.Int64 // history times; 0 while not yet
 		stop                 atomic.Bool
@@ -171,14 +91,13 @@ func TestMaelstromClusterPartition(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := fmt.Sprintf("c%d", i+1)
 			for j := 0; !stop.Load(); j++ {
-				in := regInput{key: j % 3, commit: j%2 == 0, value: next.Add(1)}
-				call := h.now()
-				typ, _ := h.do(t, r, client, n, in)
-				if n == l && call > isolatedAt.Load() && h.now() < healedAt.Load() && (typ == "commit_offset_ok" || typ == "fetch_offset_ok") {
+				commit, v := j%2 == 0, next.Add(1)
+				call := now()
+				o := do(i+1, n, j%3, commit, v)
+				if n == l && call > isolatedAt.Load() && now() < healedAt.Load() && o.Kind == linearizability.OK {
 					mu.Lock()
-					fromIsolated = append(fromIsolated, fmt.Sprintf("%s %+v", typ, in))
+					fromIsolated = append(fromIsolated, fmt.Sprintf("t%d commit=%v %d: %+v", j%3, commit, v, o))
 					mu.Unlock()
 				}
 			}
@@ -186,13 +105,12 @@ func TestMaelstromClusterPartition(t *testing.T) {
 	}
 
 	time.Sleep(300 * time.Millisecond) // load before the partition
-	isolatedAt.Store(h.now())
+	isolatedAt.Store(now())
 	r.Isolate(l)
 	l2 := leader(l)
-	t.Logf("%v: new leader %s", time.Since(h.start), l2)
 	acked := 0
 	for k := range 3 {
-		if typ, _ := h.do(t, r, "c9", l2, regInput{key: k, commit: true, value: next.Add(1)}); typ == "commit_offset_ok" {
+		if o := do(9, l2, k, true, next.Add(1)); o.Kind == linearizability.OK {
 			acked++
 		}
 	}
@@ -200,7 +118,7 @@ func TestMaelstromClusterPartition(t *testing.T) {
 		t.Fatalf("the majority's leader %s acknowledged nothing", l2)
 	}
 	time.Sleep(300 * time.Millisecond) // load on the majority
-	healedAt.Store(h.now())
+	healedAt.Store(now())
 	r.Heal()
 	time.Sleep(300 * time.Millisecond) // load after healing
 	stop.Store(true)
@@ -217,16 +135,13 @@ func TestMaelstromClusterPartition(t *testing.T) {
 	})
 	for _, n := range nodes {
 		for k := range 3 {
-			h.do(t, r, "c9", n, regInput{key: k})
+			do(9, n, k, false, 0)
 		}
 	}
 
 	if len(fromIsolated) > 0 {
 		t.Fatalf("the isolated leader %s acknowledged %d requests sent while isolated: %v", l, len(fromIsolated), fromIsolated)
 	}
-	res, info := porcupine.CheckOperationsVerbose(registers, h.ops, 30*time.Second)
-	if res != porcupine.Ok {
-		t.Fatalf("history of %d operations is not linearizable (%v): %v", len(h.ops), res, info.PartialLinearizationsOperations())
-	}
-	t.Logf("%d operations linearizable; old leader %s, new %s", len(h.ops), l, l2)
+	linearizability.Check(t, rec)
+	t.Logf("old leader %s, new %s", l, l2)
 }
