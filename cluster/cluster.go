@@ -80,6 +80,9 @@ import (
 	"github.com/maelstrom-offsets/offsets/transport"
 )
 
+// commitLag is raftlog.Options.CommitLag for a member.
+const commitLag = 64
+
 // Config configures Open.
 type Config struct {
 	// ID is this member's raft ID; Peers every member's, ID included.
@@ -159,8 +162,11 @@ func Open(cfg Config) (*Member, error) {
 	if cfg.Work == nil || cap(cfg.Work) < 1 || cfg.Transport == nil || cfg.Out == nil || cfg.Inject == nil {
 		return nil, errors.New("cluster: config needs a Transport, Out, Inject and a Work channel with room for one")
 	}
+	// The durable commit index may lag by commitLag entries: it needs no
+	// durability for safety (a restart replays less and the leader commits
+	// the rest again), and each HardState write costs two more fsyncs.
 	rl, err := raftlog.Open(cfg.Dir, raftlog.Options{NoSync: cfg.NoSync, SegmentSize: cfg.SegmentSize,
-		Trailing: cfg.SnapshotTrailing, Logger: cfg.Logger})
+		Trailing: cfg.SnapshotTrailing, CommitLag: commitLag, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

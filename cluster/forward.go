@@ -65,6 +65,9 @@ type forwarder struct {
 // leader, or answered with error 11 when no leader is known. It runs on
 // the node's reader goroutine.
 func (m *Member) Route(msg []byte) bool {
+	if _, maelstromMode := m.tr.(messageHandler); !maelstromMode && m.node.Status().Role == replica.Leader {
+		return false // the leader's own input, with no raft traffic in it: not even parsed
+	}
 	f := m.fwd
 	v, err := f.ps.ParseBytes(msg)
 	if err != nil {
