@@ -217,6 +217,9 @@ func (s *Store) Flush() error {
 	}
 	if err != nil {
 		s.rollback()
+		if errors.Is(err, ErrNotCommitted) {
+			return err
+		}
 		if errors.Is(err, log.ErrNoSpace) {
 			if s.full == nil {
 				s.retryAt = time.Now().Add(s.backoff)

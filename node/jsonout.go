@@ -102,6 +102,14 @@ func (w *replyWriter) stringField(name string, v []byte) {
 	w.buf = appendPyString(w.buf, v)
 }
 
+// rawField writes `, "name": v` with v as it is (a JSON literal).
+func (w *replyWriter) rawField(name, v string) {
+	w.buf = append(w.buf, `, "`...)
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, `": `...)
+	w.buf = append(w.buf, v...)
+}
+
 // end writes msg_id, closes the reply and counts it as sent.
 func (w *replyWriter) end() {
 	w.buf = append(w.buf, `, "msg_id": `...)

@@ -79,7 +79,54 @@ type Config struct {
 	// StopTimeout bounds how long in total a stopping node waits for out
 	// to take its replies. Zero means DefaultStopTimeout.
 	StopTimeout time.Duration
+
+	// Work, if set, carries functions the serving goroutine runs between
+	// batches, when nothing is staged in the store: a replicated store
+	// applies the entries other members committed through it, on the
+	// goroutine that owns the store.
+	Work <-chan func()
+	// Status, if set, answers cluster_status; without it the node reports
+	// itself as the leader of a cluster of one.
+	Status func() ClusterStatus
+	// Route, if set, sees every message read from the input, on the
+	// reader's goroutine, before it is parsed; when it returns true the
+	// node leaves the message to it (a cluster member forwards it to the
+	// leader, or hands a transport message to the transport). A message
+	// with a lone UTF-16 surrogate escape is never routed: the node
+	// refuses it itself.
+	Route func(msg []byte) bool
+	// Inject, if set, carries whole messages that the node serves as if
+	// read from its input (a leader serves requests forwarded by
+	// followers); they are not routed.
+	Inject <-chan []byte
 }
+
+// ClusterStatus is a member's view of its cluster, as cluster_status
+// reports it.
+type ClusterStatus struct {
+	// Role is "leader", "follower", "candidate" or "pre-candidate".
+	Role string
+	// Term is the raft term; Leader the leader's node id, "" if none is
+	// known.
+	Term   uint64
+	Leader string
+	// Commit and Applied are the highest log index known committed and
+	// the highest applied.
+	Commit, Applied uint64
+}
+
+// ReplyError is an error an Offsets' Flush returns to choose the reply of
+// every request of the failed batch, reads included: a replicated store
+// whose batch was not committed answers 11 (definitely not applied) or 0
+// (outcome unknown), and its reads, computed before the batch was known
+// to be current, are not served either.
+type ReplyError struct {
+	Code int
+	Err  error
+}
+
+func (e *ReplyError) Error() string { return e.Err.Error() }
+func (e *ReplyError) Unwrap() error { return e.Err }
 
 // chunkSize is how many requests the reader hands over at once at most.
 const chunkSize = 256
@@ -154,8 +201,20 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
 	}
 	gate := newInGate(in)
 	readErr := make(chan error, 1)
+	readDone := make(chan struct{})
+	injected := make(chan struct{})
+	if cfg.Inject != nil {
+		go func() {
+			defer close(injected)
+			n.readInjected(cfg.Inject, full, free, readDone)
+		}()
+	}
 	go func() {
 		readErr <- n.read(gate, full, free)
+		if cfg.Inject != nil {
+			close(readDone)
+			<-injected
+		}
 		close(full) // after the error is sent, so that serve's end sees it
 	}()
 
@@ -213,6 +272,9 @@ func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
 			handOver()
 			return err
 		}
+		if n.cfg.Route != nil && !f.lone && n.cfg.Route(msg) {
+			continue
+		}
 		c.reqs = append(c.reqs, request{})
 		r := &c.reqs[len(c.reqs)-1]
 		if perr := ps.parse(msg, f.lone, r, &c.arena); perr != nil {
@@ -222,6 +284,51 @@ func (n *Node) read(in *inGate, full chan<- *chunk, free <-chan *chunk) error {
 		}
 		if len(c.reqs) == chunkSize {
 			handOver()
+		}
+	}
+}
+
+// readInjected parses the messages of Config.Inject into chunks, until
+// the input reader is done.
+func (n *Node) readInjected(inject <-chan []byte, full chan<- *chunk, free chan *chunk, done <-chan struct{}) {
+	var ps parser
+	for {
+		var msg []byte
+		select {
+		case msg = <-inject:
+		case <-done:
+			return
+		}
+		var c *chunk
+		select {
+		case c = <-free:
+		case <-done:
+			return
+		}
+		c.reqs, c.arena = c.reqs[:0], c.arena[:0]
+		for more := true; more; {
+			c.reqs = append(c.reqs, request{})
+			if err := ps.parse(msg, false, &c.reqs[len(c.reqs)-1], &c.arena); err != nil {
+				c.reqs = c.reqs[:len(c.reqs)-1]
+				n.log.Warn("skipping injected input", "reason", err.Error(), "input", preview(msg))
+			}
+			more = false
+			if len(c.reqs) < chunkSize {
+				select {
+				case msg = <-inject:
+					more = true
+				default:
+				}
+			}
+		}
+		if len(c.reqs) == 0 {
+			free <- c
+			continue
+		}
+		select {
+		case full <- c:
+		case <-done:
+			return
 		}
 	}
 }
@@ -246,8 +353,14 @@ func (n *Node) serve(ctx context.Context, out io.Writer, full <-chan *chunk, fre
 	)
 	carryAt := 0
 	for {
+		if n.cfg.Work != nil {
+			n.runWork()
+		}
 		if carry == nil {
 			select {
+			case f := <-n.cfg.Work:
+				f()
+				continue
 			case <-stop:
 				stop, tick = nil, nil
 				parked = in.stop()
@@ -312,6 +425,18 @@ func (n *Node) serve(ctx context.Context, out io.Writer, full <-chan *chunk, fre
 	}
 }
 
+// runWork runs the work already queued on Config.Work.
+func (n *Node) runWork() {
+	for {
+		select {
+		case f := <-n.cfg.Work:
+			f()
+		default:
+			return
+		}
+	}
+}
+
 // runBatch handles a batch, flushes the store, and writes the replies.
 func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 	startID := n.out.msgID
@@ -365,7 +490,11 @@ func (n *Node) runBatch(batch []*chunk, out io.Writer) error {
 				}
 			}
 		}
-		n.noteWrites(pending > 0 && n.writeErr == nil)
+		var coded *ReplyError
+		if !errors.As(n.writeErr, &coded) {
+			n.noteWrites(pending > 0 && n.writeErr == nil)
+		}
+		n.refused, n.writeErr = 0, nil
 		n.logExpired()
 	}
 	n.observe() // before the replies, so that a client that saw one sees it counted
@@ -393,6 +522,10 @@ func (n *Node) handle(r *request, failed error) error {
 		n.out.errorReplyTo(src, r, r.errCode, r.errText)
 	case r.kind == kindInit:
 		return n.init(r)
+	case failed != nil && r.kind != kindClusterStatus && errors.As(failed, new(*ReplyError)):
+		var coded *ReplyError
+		errors.As(failed, &coded)
+		n.out.errorReply(src, r.src, r.msgID, coded.Code, coded.Error())
 	case failed != nil && changesState(r.kind):
 		code, text := n.refuse(failed)
 		n.out.errorReply(src, r.src, r.msgID, code, text)
@@ -466,9 +599,30 @@ func (n *Node) apply(src []byte, r *request) (int, string) {
 		}
 		n.out.begin(src, r.src, "delete_group_ok", r.msgID)
 		n.out.intField("deleted", int64(k))
+	case kindClusterStatus:
+		n.clusterStatus(src, r)
 	}
 	n.out.end()
 	return 0, ""
+}
+
+// clusterStatus writes the reply to cluster_status; a node without a
+// cluster is the leader of its own.
+func (n *Node) clusterStatus(src []byte, r *request) {
+	st := ClusterStatus{Role: "leader", Leader: string(n.nodeID)}
+	if n.cfg.Status != nil {
+		st = n.cfg.Status()
+	}
+	n.out.begin(src, r.src, "cluster_status_ok", r.msgID)
+	n.out.stringField("role", []byte(st.Role))
+	n.out.intField("term", int64(st.Term))
+	if st.Leader == "" {
+		n.out.rawField("leader", "null")
+	} else {
+		n.out.stringField("leader", []byte(st.Leader))
+	}
+	n.out.intField("commit", int64(st.Commit))
+	n.out.intField("applied", int64(st.Applied))
 }
 
 // fence refuses a commit from an older generation of the group than one it

@@ -45,6 +45,7 @@ var kindNames = [...]string{
 	kindListGroups:    "list_groups",
 	kindDeleteOffsets: "delete_offsets",
 	kindDeleteGroup:   "delete_group",
+	kindClusterStatus: "cluster_status",
 }
 
 // Requests is the number of requests counted.

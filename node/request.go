@@ -32,6 +32,7 @@ const (
 	kindListGroups
 	kindDeleteOffsets
 	kindDeleteGroup
+	kindClusterStatus
 )
 
 // maxMetadataBytes is the longest commit metadata, in UTF-8 bytes.
@@ -212,6 +213,8 @@ func (ps *parser) parse(msg []byte, lone bool, r *request, arena *[]byte) error 
 	case "delete_group":
 		r.kind = kindDeleteGroup
 		r.group = f.str(r, arena, "group", f.group)
+	case "cluster_status":
+		r.kind = kindClusterStatus
 	default:
 		r.invalid(CodeNotSupported, fmt.Sprintf("unknown message type %q", truncate(r.typ, 200)))
 	}

@@ -86,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	maxGroups := fs.Int("max-groups", consumeroffsets.DefaultMaxGroups, "most groups; a commit to a new group past it is refused with error 14")
 	maxNameBytes := fs.Int("max-name-bytes", consumeroffsets.DefaultMaxNameBytes, "longest group or topic name in a commit, in `BYTES`; longer is refused with error 14")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	cf := addClusterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
@@ -127,6 +128,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usageErr("--max-groups must be positive, not %d", *maxGroups)
 	case *maxNameBytes <= 0:
 		return usageErr("--max-name-bytes must be positive, not %d", *maxNameBytes)
+	case cf.check() != "":
+		return usageErr("%s", cf.check())
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	root := *dataDir
@@ -199,8 +202,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return s, nil
 		},
 	}
+	out := cf.wire(&cfg, stdout, root, noSync, *segmentSize, consumeroffsets.Options{
+		NoSync: noSync, SegmentSize: *segmentSize, Logger: logger, TombstoneRetention: *retention,
+		OffsetsRetention: *offsetsRetention,
+		MaxKeys:          *maxKeys, MaxGroups: *maxGroups, MaxNameBytes: *maxNameBytes,
+		Observer: storeObserver(observer),
+	}, logger)
 	in, restore := openStdin()
-	err := node.Run(ctx, in, stdout, cfg)
+	err := node.Run(ctx, in, out, cfg)
 	restore()
 	switch {
 	case errors.Is(err, node.ErrOutputBlocked):

@@ -225,3 +225,35 @@ func TestTCPClusterOnFreePorts(t *testing.T) {
 		t.Fatalf("the restarted node is not reached:\n%s", c.Stderr("n2"))
 	}
 }
+
+// Concurrent Calls each get their reply: a line wakes every waiter, not
+// one of them (which could be another Call's, leaving the right one asleep
+// until the next line).
+func TestConcurrentTakersAllWake(t *testing.T) {
+	var c clients
+	c.init(t)
+	wait := func(src string) chan error {
+		errs := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := c.take(ctx, func(m Message) bool { return m.Src == src })
+			errs <- err
+		}()
+		return errs
+	}
+	for round := range 10 {
+		a, b := wait("a"), wait("b")
+		// Let both block (the fixed code passes without this; the bug
+		// needs both asleep to show).
+		time.Sleep(20 * time.Millisecond)
+		c.deliver(Message{Src: "b"})
+		if err := <-b; err != nil {
+			t.Fatalf("round %d: the waiter for b missed its line: %v", round, err)
+		}
+		c.deliver(Message{Src: "a"})
+		if err := <-a; err != nil {
+			t.Fatalf("round %d: the waiter for a missed its line: %v", round, err)
+		}
+	}
+}

@@ -223,28 +223,29 @@ type clients struct {
 	nodes []string
 	procs map[string]*process
 
-	mu     sync.Mutex
-	queue  []Message
-	notify chan struct{} // signalled when queue grows
-	msgID  int64
-	bad    []string // lines that were not messages
+	mu    sync.Mutex
+	queue []Message
+	// grown is closed (and replaced) when queue grows: a broadcast, so
+	// that every waiting Call looks again, not just one that may be
+	// waiting for another reply.
+	grown chan struct{}
+	msgID int64
+	bad   []string // lines that were not messages
 }
 
 func (c *clients) init(t testing.TB) {
 	c.t = t
 	c.procs = make(map[string]*process)
-	c.notify = make(chan struct{}, 1)
+	c.grown = make(chan struct{})
 }
 
 // deliver queues a line addressed to a client.
 func (c *clients) deliver(m Message) {
 	c.mu.Lock()
 	c.queue = append(c.queue, m)
+	close(c.grown)
+	c.grown = make(chan struct{})
 	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
 }
 
 func (c *clients) badLine(from string, line []byte) {
@@ -334,9 +335,10 @@ func (c *clients) take(ctx context.Context, match func(Message) bool) (Message, 
 				return m, nil
 			}
 		}
+		grown := c.grown
 		c.mu.Unlock()
 		select {
-		case <-c.notify:
+		case <-grown:
 		case <-ctx.Done():
 			return Message{}, ctx.Err()
 		}
