@@ -88,7 +88,8 @@ func (l *Log) ReadRaft(index uint64) (RaftEntry, error) {
 
 // TruncateBack removes every entry after last, durably: tidwall writes the
 // shortened tail segment to NAME.END (fsynced), removes the segments after
-// it and renames NAME.END to NAME; then the wal directory is fsynced, so
+// it and renames NAME.END to NAME, which Sync fdatasyncs from then on
+// (preallocated as a new tail is); then the wal directory is fsynced, so
 // that no name of a removed entry can come back after a crash. It returns
 // only when that is done: a member must not acknowledge an entry appended
 // after a cut suffix before the cut is durable. A failure is final, as for
@@ -107,18 +108,15 @@ func (l *Log) TruncateBack(last uint64) error {
 		return fmt.Errorf("log: truncate back to %d: %w", last, err)
 	}
 	l.last = last
-	walDir := filepath.Join(l.dir, walDirName)
-	segs, err := listSegments(walDir)
-	if err != nil || len(segs) == 0 {
-		l.failed = fmt.Errorf("log: list segments after truncation: %v", err)
-		return l.failed
-	}
-	fi, err := os.Stat(segs[len(segs)-1].path)
+	// The tail is a new file (NAME.END renamed), which tidwall appends to:
+	// Sync must fdatasync it, not the file it replaced or a removed one.
+	size, _, err := l.openTail()
 	if err != nil {
 		l.failed = err
 		return err
 	}
-	l.tailBytes = int(fi.Size())
+	l.tailBytes = int(size)
+	walDir := filepath.Join(l.dir, walDirName)
 	if l.opts.NoSync {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -283,4 +284,57 @@ func TestDecodeBatch(t *testing.T) {
 			t.Errorf("DecodeBatch(%x) = %v, %v records; want ErrCorrupt and none", bad, err, len(got))
 		}
 	}
+}
+
+// TestSyncFollowsTailAfterTruncateBack: tidwall's TruncateBack writes the
+// shortened segment as NAME.END and renames it to NAME, a new file, and
+// appends go on into it; the handle Sync fdatasyncs must follow, or a
+// member's entries appended after a cut suffix are acknowledged with no
+// sync of the file that holds them. Checked after a cut inside the tail
+// and after one that goes back into an older segment.
+func TestSyncFollowsTailAfterTruncateBack(t *testing.T) {
+	dir := t.TempDir()
+	l := raftLog(t, dir, 20)
+	defer l.Close()
+	sameAsNewest := func(when string) {
+		t.Helper()
+		fi, err := os.Stat(newestSegment(t, dir))
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if l.tail == nil {
+			return // Sync uses tidwall's own fsync, on its own handle
+		}
+		cur, err := l.tail.Stat()
+		if err != nil || !os.SameFile(cur, fi) {
+			t.Fatalf("%s: Sync would fdatasync %s (inode %v), not tidwall's newest segment (inode %v)",
+				when, l.tail.Name(), inode(cur), inode(fi))
+		}
+		if int64(l.tailBytes) != fi.Size() {
+			t.Fatalf("%s: tail mirror %d bytes, the segment has %d", when, l.tailBytes, fi.Size())
+		}
+	}
+	sameAsNewest("after appends")
+	if err := l.TruncateBack(19); err != nil { // inside the tail
+		t.Fatal(err)
+	}
+	sameAsNewest("after a cut inside the tail")
+	appendRaft(t, l, RaftEntry{Index: 20, Term: 2, Data: batchData("new-20")})
+	sameAsNewest("after an append past the cut")
+	if err := l.TruncateBack(6); err != nil { // into an older segment
+		t.Fatal(err)
+	}
+	sameAsNewest("after a cut into an older segment")
+	appendRaft(t, l, RaftEntry{Index: 7, Term: 3, Data: batchData("new-7")})
+	sameAsNewest("after an append past the second cut")
+}
+
+func inode(fi os.FileInfo) any {
+	if fi == nil {
+		return nil
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return "?"
 }
