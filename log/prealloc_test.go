@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"encoding/binary"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -244,5 +245,39 @@ func TestCrashesAcrossSegmentSizes(t *testing.T) {
 	}
 	if broken, _ := filepath.Glob(filepath.Join(dir, walDirName, "*"+brokenExt+"*")); len(broken) != 0 {
 		t.Fatalf("evidence files: %v", broken)
+	}
+}
+
+// TestTornIntoPreallocatedEvidence: an entry torn by a crash inside the
+// preallocated space is cut with its frame kept in NAME.broken, but not the
+// zeros after it, which no write reached (the rule that trims a tail of
+// zeros without saving anything): a node that crashed with its disk full
+// needs room for what was written, not for the rest of the segment.
+func TestTornIntoPreallocatedEvidence(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, nil)
+	appendN(t, l, 3)
+	l.Close()
+	seg := newestSegment(t, dir)
+	good := fileSize(t, seg)
+	e := EncodeEntry(4, Record{Type: 1, Data: bytes.Repeat([]byte{'z'}, 100)})
+	whole := append(binary.AppendUvarint(nil, uint64(len(e))), e...)
+	torn := whole[:40]
+	appendToFile(t, seg, torn)
+	appendToFile(t, seg, make([]byte, 60_000))
+
+	l = openT(t, dir, nil)
+	if l.LastIndex() != 3 {
+		t.Fatalf("LastIndex = %d, want 3", l.LastIndex())
+	}
+	l.Close()
+	if fileSize(t, seg) != good {
+		t.Fatalf("segment cut to %d bytes, want %d", fileSize(t, seg), good)
+	}
+	// The frame's span as on disk: the bytes written, zeros for the rest.
+	want := append(append([]byte(nil), torn...), make([]byte, len(whole)-len(torn))...)
+	saved, err := os.ReadFile(seg + brokenExt)
+	if err != nil || !bytes.Equal(saved, want) {
+		t.Fatalf("evidence %d bytes (%v), want the torn frame's %d", len(saved), err, len(want))
 	}
 }
