@@ -677,9 +677,11 @@ func (l *Log) truncateFront(n uint64, hook func(string) error) error {
 	// covers an entry in it, so the next Sync fsyncs the directory even
 	// if ReleaseThrough's own fsync has not run yet.
 	l.dirDirty = true
-	if err := hook("wal-truncated-unsynced"); err != nil {
+	// The tail segment may have been rewritten shorter, as a new file:
+	// measure it again, and make Sync reach the new file, before anything
+	// (the hook's stop included) can let a Sync run.
+	if err := l.measureTail(); err != nil {
 		return err
 	}
-	// The tail segment may have been rewritten shorter: measure it again.
-	return l.measureTail()
+	return hook("wal-truncated-unsynced")
 }

@@ -114,7 +114,9 @@
 // entry: if one exists the
 // damage is in the middle of the log and Open fails with a *CorruptionError
 // naming the file and offset; if none does, the damaged tail is copied to
-// NAME.broken (written and fsynced), the segment is truncated to the last
+// NAME.broken (written and fsynced; the zeros after its first frame and its
+// last written byte are preallocated space and are not copied), the
+// segment is truncated to the last
 // good entry and fsynced, and the directory is fsynced. Only then does
 // tidwall/wal open the directory, which would otherwise refuse a torn tail.
 //

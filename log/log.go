@@ -343,8 +343,9 @@ func (l *Log) measureTail() error {
 	return nil
 }
 
-// Sync makes every appended entry durable: it fsyncs the tail segment, and
-// the wal directory when a segment was created since the last Sync.
+// Sync makes every appended entry durable: it fdatasyncs the tail segment
+// (see prealloc.go), and fsyncs the wal directory when a segment was
+// created or the tail rewritten under a new file since the last Sync.
 func (l *Log) Sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -304,3 +304,97 @@ func TestIsNoSpace(t *testing.T) {
 		}
 	}
 }
+
+// tailIsNewest fails t unless the file Sync fdatasyncs is the one tidwall
+// appends to, its newest segment (or Sync falls back to tidwall's own
+// fsync), and the tail mirror is within that file.
+func tailIsNewest(t *testing.T, l *Log, dir, when string) {
+	t.Helper()
+	fi, err := os.Stat(newestSegment(t, dir))
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
+	}
+	if l.tail == nil {
+		return // Sync uses tidwall's own fsync, on its own handle
+	}
+	cur, err := l.tail.Stat()
+	if err != nil || !os.SameFile(cur, fi) {
+		t.Fatalf("%s: Sync would fdatasync %s, not tidwall's newest segment %s", when, l.tail.Name(), fi.Name())
+	}
+	if int64(l.tailBytes) > fi.Size() {
+		t.Fatalf("%s: tail mirror %d bytes, past the segment's %d", when, l.tailBytes, fi.Size())
+	}
+}
+
+// TestNoSpacePreallocated: with preallocation a full disk shows up where a
+// write leaves the preallocated space (an entry crossing the segment size,
+// or a new segment whose preallocation found no room), not inside it. Both
+// are rewound as without preallocation, Sync's handle follows every
+// rewind and cycle, and the entries are those acknowledged.
+func TestNoSpacePreallocated(t *testing.T) {
+	mnt := tmpfstest.Mount(t, "size=2m")
+	dir := filepath.Join(mnt, "n1")
+	const segSize = 256 << 10
+	l, err := Open(dir, Options{SegmentSize: segSize, Preallocate: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if fileSize(t, newestSegment(t, dir)) != segSize {
+		t.Skip("no fallocate here")
+	}
+	var sizes []int
+	var tags []byte
+	add := func(tag byte) error {
+		_, err := l.Append(batchOf(50_000, tag))
+		if err == nil {
+			sizes, tags = append(sizes, 50_000), append(tags, tag)
+			err = l.Sync()
+		}
+		return err
+	}
+	filler := filepath.Join(mnt, "filler")
+	fillBytes(t, filler)
+	for tag := byte('a'); tag < 'f'; tag++ { // 5 x 50,017 bytes: inside the preallocated space
+		if err := add(tag); err != nil {
+			t.Fatalf("append %c into preallocated space: %v", tag, err)
+		}
+	}
+	if err := add('x'); !errors.Is(err, ErrNoSpace) { // crosses 256 KiB: needs blocks
+		t.Fatalf("append past the preallocated space on a full disk: %v, want ErrNoSpace", err)
+	}
+	tailIsNewest(t, l, dir, "after the rewind of a write past the preallocated space")
+	os.Remove(filler)
+	// Room for the entry and segment 7 but not for its preallocation.
+	fill := func(leave int64) {
+		t.Helper()
+		fillBytes(t, filler)
+		if err := os.Truncate(filler, fileSize(t, filler)-leave); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill(64 << 10)
+	if err := add('f'); err != nil { // fills segment 1: tidwall cycles to segment 7
+		t.Fatal(err)
+	}
+	tailIsNewest(t, l, dir, "after a cycle whose preallocation found too little room")
+	if seg := newestSegment(t, dir); filepath.Base(seg) != segmentName(7) || fileSize(t, seg) != 0 {
+		t.Fatalf("after the cycle: newest segment %s of %d bytes, want segment 7, empty (not preallocated)", seg, fileSize(t, seg))
+	}
+	if err := add('y'); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("append into a segment whose preallocation failed, disk full: %v, want ErrNoSpace", err)
+	}
+	tailIsNewest(t, l, dir, "after the rewind in the new segment")
+	os.Remove(filler)
+	for tag := byte('g'); tag < 'k'; tag++ {
+		if err := add(tag); err != nil {
+			t.Fatal(err)
+		}
+		tailIsNewest(t, l, dir, fmt.Sprintf("after append %c with room", tag))
+	}
+	checkEntries(t, dir, sizes, tags)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, dir, sizes, tags)
+}

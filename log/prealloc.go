@@ -165,6 +165,17 @@ func (l *Log) syncTail() error {
 	return datasync(l.tail)
 }
 
+// writtenEnd returns the offset after the last byte of data[off:] that is
+// not zero, off when there is none: where what was written ends when the
+// zeros after it are unused preallocated space.
+func writtenEnd(data []byte, off int) int {
+	end := len(data)
+	for end > off && data[end-1] == 0 {
+		end--
+	}
+	return end
+}
+
 // intoUnused refines the error of a damaged frame at data[off:] in the
 // newest segment: when the frame's length runs past the last byte that is
 // not zero, and nothing but zeros follows, the entry was cut short by
@@ -174,10 +185,7 @@ func intoUnused(data []byte, off int, err error) error {
 	if err == nil || errors.Is(err, ErrTorn) {
 		return err
 	}
-	last := len(data) - 1
-	for last >= off && data[last] == 0 {
-		last--
-	}
+	last := writtenEnd(data, off) - 1
 	if last < off {
 		return err // all zeros: unused space, see zeroTail
 	}

@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"encoding/binary"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -93,9 +94,9 @@ func TestPreallocatedWhileOpen(t *testing.T) {
 }
 
 // TestSyncFollowsTail: Sync must reach the file tidwall appends to. After a
-// cycle, after a front truncation that rewrote the tail as a new file, and
-// after a cluster member's TruncateBack,
-// the file the log fdatasyncs is tidwall's newest segment, preallocated.
+// cycle, and after a front truncation that rewrote the tail as a new file,
+// the file the log fdatasyncs is tidwall's newest segment, preallocated
+// (TestSyncFollowsTailAfterTruncateBack covers a member's TruncateBack).
 func TestSyncFollowsTail(t *testing.T) {
 	dir := t.TempDir()
 	l, err := Open(dir, Options{SegmentSize: 1 << 10, Preallocate: true, Logger: quiet()})
@@ -134,28 +135,150 @@ func TestSyncFollowsTail(t *testing.T) {
 	}
 	appendN(t, l, 3)
 	sameAsNewest("after appends")
+}
 
-	// A cluster member cuts a conflicting suffix: tidwall rewrites the tail
-	// as a new file, and the entries appended after the cut must be synced
-	// in that file, not in the unlinked one.
-	m := t.TempDir()
-	ml, err := Open(m, Options{SegmentSize: 64 << 10, Preallocate: true, Logger: quiet()})
+// TestCrashAfterCycle: a crash right after tidwall cycled leaves a newest
+// segment that is all preallocated zeros, no entry, after full older ones.
+// A scan and Open read the log up to the last entry, with no damage and no
+// evidence file, and appends go on in that segment.
+func TestCrashAfterCycle(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SegmentSize: 1 << 10, Preallocate: true, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ml.Close()
-	for i := uint64(1); i <= 10; i++ {
-		appendRaft(t, ml, RaftEntry{Index: i, Term: 1, Data: batchData("r")})
+	for l.tailBytes != 0 || l.LastIndex() < 30 {
+		appendN(t, l, 1)
 	}
-	if err := ml.TruncateBack(5); err != nil {
+	seg := newestSegment(t, dir)
+	if fileSize(t, seg) != 1<<10 {
+		l.Close()
+		t.Skip("no fallocate here")
+	}
+	crashed := crashCopy(t, dir)
+	last := l.LastIndex()
+	l.Close()
+
+	_, st, err := scanAll(t, crashed, ScanOptions{Damage: func(d Damage) error {
+		t.Errorf("damage reported after a crash right after a cycle: %+v", d)
+		return nil
+	}})
+	if err != nil || st.Last != last || st.Tail != nil {
+		t.Fatalf("scan: last %d (want %d), tail %v, %v", st.Last, last, st.Tail, err)
+	}
+	var logBuf bytes.Buffer
+	l = openT(t, crashed, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if l.LastIndex() != last || logBuf.Len() != 0 {
+		t.Fatalf("reopened at %d (want %d), logged %q", l.LastIndex(), last, logBuf.String())
+	}
+	appendN(t, l, 1)
+	l.Close()
+	expectRecords(t, crashed, int(last)+1)
+	if broken, _ := filepath.Glob(filepath.Join(crashed, walDirName, "*"+brokenExt+"*")); len(broken) != 0 {
+		t.Fatalf("evidence files after a crash that tore nothing: %v", broken)
+	}
+}
+
+// crashCopy copies the wal of a log that is open, as a crash of its
+// process leaves it (the page cache survives), into a new directory.
+func crashCopy(t *testing.T, dir string) string {
+	t.Helper()
+	crashed := t.TempDir()
+	if err := os.Mkdir(filepath.Join(crashed, walDirName), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	appendRaft(t, ml, RaftEntry{Index: 6, Term: 2, Data: batchData("s")})
-	fi, err := os.Stat(newestSegment(t, m))
-	if err != nil || ml.tail == nil {
-		t.Fatalf("after TruncateBack: %v, tail %v", err, ml.tail)
+	ents, err := os.ReadDir(filepath.Join(dir, walDirName))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cur, err := ml.tail.Stat(); err != nil || !os.SameFile(cur, fi) {
-		t.Fatalf("after TruncateBack: Sync would fdatasync %s, not tidwall's newest segment", ml.tail.Name())
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(dir, walDirName, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(crashed, walDirName, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return crashed
+}
+
+// TestCrashesAcrossSegmentSizes: crashes with a preallocated tail, each
+// followed by a restart with another segment size (larger, smaller, larger
+// again, one smaller than the tail's entries), never leave zeros in a
+// segment before the newest: every restart opens with every entry, no WARN
+// and no evidence file, and a scan finds no damage.
+func TestCrashesAcrossSegmentSizes(t *testing.T) {
+	dir := t.TempDir()
+	var logBuf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logBuf, nil))
+	preallocated := 0
+	for round, size := range []int{1 << 10, 4 << 10, 512, 8 << 10, 256, 2 << 10} {
+		l, err := Open(dir, Options{SegmentSize: size, Preallocate: true, Logger: logger})
+		if err != nil {
+			t.Fatalf("round %d (segment size %d): %v", round, size, err)
+		}
+		if l.LastIndex() != uint64(round*25) {
+			t.Fatalf("round %d: opened at %d, want %d", round, l.LastIndex(), round*25)
+		}
+		appendN(t, l, 25)
+		if fileSize(t, newestSegment(t, dir)) == int64(size) {
+			preallocated++
+		}
+		crashed := crashCopy(t, dir)
+		l.Close()
+		dir = crashed
+		if _, _, err := scanAll(t, dir, ScanOptions{Damage: func(d Damage) error {
+			t.Errorf("round %d: damage after a crash: %+v", round, d)
+			return nil
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if preallocated == 0 {
+		t.Skip("no crash left a preallocated tail: no fallocate here")
+	}
+	l := openT(t, dir, logger)
+	l.Close()
+	expectRecords(t, dir, 6*25)
+	if logBuf.Len() != 0 {
+		t.Fatalf("restarts logged:\n%s", logBuf.String())
+	}
+	if broken, _ := filepath.Glob(filepath.Join(dir, walDirName, "*"+brokenExt+"*")); len(broken) != 0 {
+		t.Fatalf("evidence files: %v", broken)
+	}
+}
+
+// TestTornIntoPreallocatedEvidence: an entry torn by a crash inside the
+// preallocated space is cut with its frame kept in NAME.broken, but not the
+// zeros after it, which no write reached (the rule that trims a tail of
+// zeros without saving anything): a node that crashed with its disk full
+// needs room for what was written, not for the rest of the segment.
+func TestTornIntoPreallocatedEvidence(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, nil)
+	appendN(t, l, 3)
+	l.Close()
+	seg := newestSegment(t, dir)
+	good := fileSize(t, seg)
+	e := EncodeEntry(4, Record{Type: 1, Data: bytes.Repeat([]byte{'z'}, 100)})
+	whole := append(binary.AppendUvarint(nil, uint64(len(e))), e...)
+	torn := whole[:40]
+	appendToFile(t, seg, torn)
+	appendToFile(t, seg, make([]byte, 60_000))
+
+	l = openT(t, dir, nil)
+	if l.LastIndex() != 3 {
+		t.Fatalf("LastIndex = %d, want 3", l.LastIndex())
+	}
+	l.Close()
+	if fileSize(t, seg) != good {
+		t.Fatalf("segment cut to %d bytes, want %d", fileSize(t, seg), good)
+	}
+	// The frame's span as on disk: the bytes written, zeros for the rest.
+	want := append(append([]byte(nil), torn...), make([]byte, len(whole)-len(torn))...)
+	saved, err := os.ReadFile(seg + brokenExt)
+	if err != nil || !bytes.Equal(saved, want) {
+		t.Fatalf("evidence %d bytes (%v), want the torn frame's %d", len(saved), err, len(want))
 	}
 }

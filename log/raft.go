@@ -84,7 +84,8 @@ func (l *Log) ReadRaft(index uint64) (RaftEntry, error) {
 
 // TruncateBack removes every entry after last, durably: tidwall writes the
 // shortened tail segment to NAME.END (fsynced), removes the segments after
-// it and renames NAME.END to NAME; then the wal directory is fsynced, so
+// it and renames NAME.END to NAME, which Sync fdatasyncs from then on
+// (preallocated as a new tail is); then the wal directory is fsynced, so
 // that no name of a removed entry can come back after a crash. It returns
 // only when that is done: a member must not acknowledge an entry appended
 // after a cut suffix before the cut is durable. A failure is final, as for
@@ -103,6 +104,8 @@ func (l *Log) TruncateBack(last uint64) error {
 		return fmt.Errorf("log: truncate back to %d: %w", last, err)
 	}
 	l.last = last
+	// The tail is a new file (NAME.END renamed), which tidwall appends to:
+	// Sync must fdatasync it, not the file it replaced or a removed one.
 	if err := l.measureTail(); err != nil {
 		return err
 	}

@@ -284,3 +284,35 @@ func TestDecodeBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncFollowsTailAfterTruncateBack: tidwall's TruncateBack writes the
+// shortened segment as NAME.END and renames it to NAME, a new file, and
+// appends go on into it; the handle Sync fdatasyncs must follow, or a
+// member's entries appended after a cut suffix are acknowledged with no
+// sync of the file that holds them. Checked after a cut inside the tail
+// and after one that goes back into an older segment.
+func TestSyncFollowsTailAfterTruncateBack(t *testing.T) {
+	dir := t.TempDir()
+	l := raftLog(t, dir, 20)
+	defer l.Close()
+	sameAsNewest := func(when string) {
+		t.Helper()
+		tailIsNewest(t, l, dir, when)
+		if fi, _ := os.Stat(newestSegment(t, dir)); fi == nil || int64(l.tailBytes) != fi.Size() {
+			t.Fatalf("%s: tail mirror %d bytes, not the segment's size", when, l.tailBytes)
+		}
+	}
+	sameAsNewest("after appends")
+	if err := l.TruncateBack(19); err != nil { // inside the tail
+		t.Fatal(err)
+	}
+	sameAsNewest("after a cut inside the tail")
+	appendRaft(t, l, RaftEntry{Index: 20, Term: 2, Data: batchData("new-20")})
+	sameAsNewest("after an append past the cut")
+	if err := l.TruncateBack(6); err != nil { // into an older segment
+		t.Fatal(err)
+	}
+	sameAsNewest("after a cut into an older segment")
+	appendRaft(t, l, RaftEntry{Index: 7, Term: 3, Data: batchData("new-7")})
+	sameAsNewest("after an append past the second cut")
+}

@@ -99,6 +99,7 @@ func TestSyncAfterTruncationSyncsDirectory(t *testing.T) {
 	if !l.dirDirty {
 		t.Fatal("after TruncateFront renamed the tail segment, the next Sync would not fsync the wal directory")
 	}
+	tailIsNewest(t, l, dir, "stopped before the directory fsync")
 	inspAppend(t, l, 1)
 	if l.dirDirty {
 		t.Fatal("Sync left the directory unsynced")

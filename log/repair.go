@@ -1,6 +1,7 @@
 package log
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,11 +11,15 @@ import (
 
 // RepairReport describes a torn tail that was cut off.
 type RepairReport struct {
-	Segment     string // segment file that was truncated
-	Offset      int64  // new size of the segment: the end of its last good entry
-	Dropped     int64  // bytes cut off
-	FirstLost   uint64 // log index the first dropped entry would have had
-	BrokenFile  string // where the dropped bytes were saved
+	Segment   string // segment file that was truncated
+	Offset    int64  // new size of the segment: the end of its last good entry
+	Dropped   int64  // bytes cut off
+	FirstLost uint64 // log index the first dropped entry would have had
+	// BrokenFile is where the dropped bytes were saved, up to the end of
+	// the first dropped frame or the last byte that is not zero, whichever
+	// is later: zeros after both are preallocated space no write reached
+	// (see prealloc.go), which Dropped still counts.
+	BrokenFile  string
 	Cause       error  // what was wrong with the first dropped frame
 	EntriesKept uint64 // good entries left in the segment
 }
@@ -102,7 +107,7 @@ func trimUnused(seg segmentFile, data []byte) (int, error) {
 // applyRepair saves the tail, then truncates: the evidence is durable before
 // anything is cut, so a crash in between loses nothing.
 func applyRepair(rep *RepairReport, data []byte) error {
-	if err := writeFileSync(rep.BrokenFile, data[rep.Offset:]); err != nil {
+	if err := writeFileSync(rep.BrokenFile, data[rep.Offset:evidenceEnd(data, int(rep.Offset))]); err != nil {
 		return fmt.Errorf("log: save torn tail: %w", err)
 	}
 	if err := syncDir(filepath.Dir(rep.Segment)); err != nil {
@@ -120,6 +125,19 @@ func applyRepair(rep *RepairReport, data []byte) error {
 		return fmt.Errorf("log: fsync %s: %w", rep.Segment, err)
 	}
 	return nil
+}
+
+// evidenceEnd is where the evidence of a torn tail at data[off:] ends (see
+// RepairReport.BrokenFile). The zeros after the torn frame and after the
+// last byte written are not saved: in a preallocated segment they run to
+// its end, and a node that crashed on a full disk would need that much
+// room to start.
+func evidenceEnd(data []byte, off int) int {
+	size, w := binary.Uvarint(data[off:])
+	if w <= 0 || size > uint64(len(data)-off-w) {
+		return len(data) // a frame cut short by the end of the file: all of it
+	}
+	return max(off+w+int(size), writtenEnd(data, off))
 }
 
 // brokenName picks NAME.broken, or NAME.broken.N if earlier evidence exists.

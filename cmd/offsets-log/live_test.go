@@ -85,7 +85,7 @@ func TestReadWhileNodeRuns(t *testing.T) {
 		t.Fatalf("verify with a write in progress: exit %d\n%s%s", code, out, stderr)
 	}
 	_, stderr, code = runCLI("replay", dir)
-	if code != 0 || !strings.Contains(stderr, "is writing entry 301") {
+	if code != 0 || !strings.Contains(stderr, "is writing entry 301 at wal/00000000000000000001 byte ") || strings.Contains(stderr, "bytes of it") {
 		t.Fatalf("replay with a write in progress: exit %d\n%s", code, stderr)
 	}
 	stdin.Close()

@@ -34,8 +34,10 @@ func (e *env) noteTail(cmd, dir string, held bool, d *log.Damage) {
 	}
 	seg := rel(dir, d.Path)
 	if held && errors.Is(d.Err, log.ErrTorn) {
-		fmt.Fprintf(e.stderr, "offsets-log %s: note: a running node holds %s and is writing entry %d (%d bytes of it at %s byte %d so far); shown: the log before it\n",
-			cmd, dir, d.Index, d.Bytes, seg, d.Offset)
+		// No byte count: d.Bytes runs to the end of the file, which is
+		// the segment's preallocated space, not what was written so far.
+		fmt.Fprintf(e.stderr, "offsets-log %s: note: a running node holds %s and is writing entry %d at %s byte %d; shown: the log before it\n",
+			cmd, dir, d.Index, seg, d.Offset)
 		return
 	}
 	fmt.Fprintf(e.stderr, "offsets-log %s: warning: the newest segment ends in a torn tail: %d bytes at %s byte %d, entry %d on (%s). The node cuts it at its next start",
