@@ -490,7 +490,7 @@ func (s *suite) writeCompaction(b *strings.Builder) {
 		"each run compacts a fresh copy in process with consumeroffsets.CompactDir (not through the binary), which replays the log into the state and writes the checkpoint from a snapshot of it, as the node does from its live state. " +
 		"Time is compactor.Stats.Duration: taking the snapshot, writing and fsyncing the checkpoint, renaming it, releasing the wal; the replay (a restart's cost, in the restart columns) is not counted. " +
 		"The copy was just written, so the log is read from the page cache. " +
-		"MB/s in = log bytes before / time, the figure held against the disk; MB/s out = checkpoint bytes / time.\n\n")
+		"MB/s in = log bytes before / time; MB/s out = checkpoint bytes / time.\n\n")
 	disk := summarize(s.SeqWrite)
 	fmt.Fprintf(b, "Disk sequential write, same run: %s MB/s (%s MiB in 1 MiB writes + fsync, %d runs; median (min-max)). "+
 		"in / disk compares MB/s in with it, for information: issue 3's goal of %.1fx the disk (%s MB/s) is no longer judged, since the compactor writes from the state and does not read the log.\n\n",
