@@ -19,7 +19,8 @@ type compactionRun struct {
 	BytesBefore, BytesAfter     int64 // log.Size of the store directory
 	RecordsBefore, RecordsAfter uint64
 	Seconds                     float64 // compactor.Stats.Duration
-	PauseMicros                 float64 // compactor.Stats.Pause
+	PauseMicros                 float64 // compactor.Stats.Pause: the log held from appends for the release
+	SnapMicros                  float64 // compactor.Stats.Snapshot: the pause to take the snapshot written
 
 	Before, After restart
 }
@@ -34,6 +35,19 @@ type restart struct {
 
 // inMBps returns the compaction's input rate in MB/s (10^6 bytes).
 func (r compactionRun) inMBps() float64 { return float64(r.BytesBefore) / 1e6 / r.Seconds }
+
+// retiredPerSecond returns the records of history the compaction retired
+// per second: records in the log before / time.
+func (r compactionRun) retiredPerSecond() float64 { return float64(r.RecordsBefore) / r.Seconds }
+
+// replayPerSecond returns the records the restart replayed per second of
+// replay (the duration= of msg=recovered), or 0 if it was not measured.
+func (r restart) replayPerSecond() float64 {
+	if r.ReplaySeconds <= 0 {
+		return 0
+	}
+	return r.Records / r.ReplaySeconds
+}
 
 // outMBps returns the rate it wrote its checkpoint at, in MB/s.
 func (r compactionRun) outMBps() float64 { return float64(r.BytesAfter) / 1e6 / r.Seconds }
@@ -60,6 +74,7 @@ func measureCompaction(nodeBin string, fx fixture, run int, workDir string) (com
 	res.RecordsBefore, res.RecordsAfter = st.RecordsBefore, st.RecordsKept
 	res.Seconds = st.Duration.Seconds()
 	res.PauseMicros = micros(st.Pause)
+	res.SnapMicros = micros(st.Snapshot)
 	res.BytesBefore = res.Before.Bytes
 	if res.BytesAfter, err = log.Size(dir); err != nil {
 		return res, err

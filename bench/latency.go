@@ -59,6 +59,11 @@ type sequentialRun struct {
 	Run         int
 	Samples     []latencySample
 	Compactions []compactionEvent
+	// PeakRSS is the node's peak resident set size in bytes from just after
+	// init (the replay done) to the last commit: VmHWM, reset after init;
+	// 0 if /proc could not tell (MemNote says why).
+	PeakRSS int64
+	MemNote string
 }
 
 // micros of the samples.
@@ -104,6 +109,9 @@ func runSequential(bin string, spec sequentialSpec, run int, workDir string) (se
 	if err := p.init(); err != nil {
 		return fail(err)
 	}
+	// The replay's peak is the same with compaction and without: measure
+	// from here.
+	memErr := p.resetPeakRSS()
 	rng := rand.New(rand.NewPCG(uint64(run), 99))
 	// Offsets far above any fixture's, so that every commit moves forward.
 	base := int64(1) << 40
@@ -122,6 +130,12 @@ func runSequential(bin string, spec sequentialSpec, run int, workDir string) (se
 			return fail(err)
 		}
 		res.Samples = append(res.Samples, latencySample{At: start.Sub(origin).Seconds(), Micros: micros(time.Since(start))})
+	}
+	if memErr == nil {
+		res.PeakRSS, memErr = p.peakRSS()
+	}
+	if memErr != nil {
+		res.PeakRSS, res.MemNote = 0, "peak RSS not measured: "+memErr.Error()
 	}
 	if err := p.stop(2 * time.Minute); err != nil {
 		return res, fmt.Errorf("%s run %d: %w", spec.Variant, run, err)

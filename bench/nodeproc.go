@@ -100,6 +100,43 @@ func (p *nodeProc) eventsOf(msg string) []nodeEvent {
 	return out
 }
 
+// resetPeakRSS resets the node's peak resident set size (VmHWM) to its
+// current one, by writing 5 to /proc/PID/clear_refs (Linux 4.0 and later),
+// so that a later peakRSS covers only what happened after the call.
+func (p *nodeProc) resetPeakRSS() error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.cmd.Process.Pid), []byte("5"), 0)
+}
+
+// peakRSS returns the node's peak resident set size in bytes: the VmHWM line
+// of /proc/PID/status. The node must still be running.
+func (p *nodeProc) peakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseVmHWM(b)
+}
+
+// parseVmHWM returns the VmHWM field of a /proc/PID/status file in bytes.
+func parseVmHWM(status []byte) (int64, error) {
+	for line := range bytes.Lines(status) {
+		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, fmt.Errorf("bench: VmHWM line %q", bytes.TrimSpace(line))
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: VmHWM line %q: %w", bytes.TrimSpace(line), err)
+		}
+		return kb << 10, nil
+	}
+	return 0, errors.New("bench: no VmHWM line in /proc/PID/status")
+}
+
 // send writes one request line.
 func (p *nodeProc) send(line []byte) error {
 	_, err := p.stdin.Write(line)

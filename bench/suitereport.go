@@ -15,10 +15,28 @@ import (
 	"time"
 )
 
-// Goals from issue 3 (compaction). Checked, never tuned for.
+// Goals from issue 11 (compaction from the live state). Checked, never
+// tuned for.
 const (
-	goalCompactionVsDisk = 0.5 // compaction MB/s (input) >= this share of the disk's sequential write MB/s
-	goalClatP99Factor    = 2.0 // commit p99 during a compaction <= this times the p99 without
+	goalLiveKeys          = 1_000_000  // live keys the checkpoint, pause and restart goals are about
+	goalCheckpointSeconds = 0.3        // a checkpoint of goalLiveKeys keys, whatever the history behind it
+	goalRetireLog         = 10_000_000 // records of the log the retire rate is judged on
+	goalRetiredPerSecond  = 30e6       // records of history retired per second on it
+	goalPauseMicros       = 2000       // the pause a commit sees at goalLiveKeys keys
+	goalClatP99Factor     = 1.5        // commit p99 during a compaction <= this times the p99 without
+	goalMemFactor         = 1.5        // peak memory with compactions <= this times the peak without
+	goalReplayPerSecond   = 5e6        // records a restart replays per second at goalLiveKeys keys
+)
+
+// Anchors and information, not goals.
+const (
+	// kafkaCleanerPerSecond is issue 11's anchor for Kafka's log cleaner
+	// on __consumer_offsets: 907,866 records in 1.1 s.
+	kafkaCleanerPerSecond = 0.83e6
+	// diskShareInfo is issue 3's goal (compaction input MB/s >= this share
+	// of the disk's sequential write speed), shown for information since
+	// the compactor stopped reading the log.
+	diskShareInfo = 0.5
 )
 
 // Names of the files the suite writes besides report.md.
@@ -91,24 +109,33 @@ func (s *suite) csvFiles() map[string]func(io.Writer) error {
 		files["compaction.csv"] = func(w io.Writer) error {
 			rows := [][]string{{"records", "keys", "run", "bytes_before", "bytes_after", "records_before", "records_after",
 				"seconds", "mb_per_s_in", "mb_per_s_out", "pause_us",
-				"restart_before_s", "replay_before_s", "restart_after_s", "replay_after_s", "replayed_before", "replayed_after"}}
+				"restart_before_s", "replay_before_s", "restart_after_s", "replay_after_s", "replayed_before", "replayed_after", "snapshot_us"}}
 			for _, c := range s.Compaction {
 				rows = append(rows, []string{strconv.Itoa(c.Spec.Records), strconv.Itoa(c.Spec.Keys), strconv.Itoa(c.Run),
 					strconv.FormatInt(c.BytesBefore, 10), strconv.FormatInt(c.BytesAfter, 10),
 					strconv.FormatUint(c.RecordsBefore, 10), strconv.FormatUint(c.RecordsAfter, 10),
 					ftoa(c.Seconds, 6), ftoa(c.inMBps(), 2), ftoa(c.outMBps(), 2), ftoa(c.PauseMicros, 1),
 					ftoa(c.Before.Seconds, 6), ftoa(c.Before.ReplaySeconds, 6), ftoa(c.After.Seconds, 6), ftoa(c.After.ReplaySeconds, 6),
-					ftoa(c.Before.Records, 0), ftoa(c.After.Records, 0)})
+					ftoa(c.Before.Records, 0), ftoa(c.After.Records, 0), ftoa(c.SnapMicros, 1)})
 			}
 			return writeRows(w, rows)
 		}
 	}
 	if evs := s.compactionEvents(); len(evs) > 0 {
 		files["compactions.csv"] = func(w io.Writer) error {
-			rows := [][]string{{"source", "run", "end_s", "duration_s", "pause_us", "records_before", "records_after", "bytes_before", "bytes_after"}}
+			rows := [][]string{{"source", "run", "end_s", "duration_s", "pause_us", "records_before", "records_after", "bytes_before", "bytes_after", "snapshot_us"}}
 			for _, e := range evs {
 				rows = append(rows, []string{e.Source, strconv.Itoa(e.Run), ftoa(e.End, 6), ftoa(e.Duration, 6), ftoa(e.PauseMicros, 1),
-					ftoa(e.RecordsBefore, 0), ftoa(e.RecordsAfter, 0), ftoa(e.BytesBefore, 0), ftoa(e.BytesAfter, 0)})
+					ftoa(e.RecordsBefore, 0), ftoa(e.RecordsAfter, 0), ftoa(e.BytesBefore, 0), ftoa(e.BytesAfter, 0), ftoa(e.SnapMicros, 1)})
+			}
+			return writeRows(w, rows)
+		}
+	}
+	if len(s.Clat) > 0 {
+		files["memory.csv"] = func(w io.Writer) error {
+			rows := [][]string{{"variant", "run", "peak_rss_bytes"}}
+			for _, r := range s.Clat {
+				rows = append(rows, []string{r.Variant, strconv.Itoa(r.Run), strconv.FormatInt(r.PeakRSS, 10)})
 			}
 			return writeRows(w, rows)
 		}
@@ -212,10 +239,13 @@ func (s *suite) goals() []goal {
 		out = append(out, checkGoals(s.Throughput.summaries())...)
 	}
 	if s.Ran[sectionCompaction] {
-		out = append(out, s.compactionGoal())
+		out = append(out, s.checkpointGoal(), s.retireGoal(), s.pauseGoal())
 	}
 	if s.Ran[sectionCompactionLatency] {
-		out = append(out, s.clatGoal())
+		out = append(out, s.clatGoal(), s.memGoal())
+	}
+	if s.Ran[sectionCompaction] {
+		out = append(out, s.replayGoal())
 	}
 	return out
 }
@@ -227,38 +257,107 @@ func verdict(ok bool) string {
 	return "FALL SHORT"
 }
 
-// compactionGoal: compaction's input rate on every log at least half the
-// disk's sequential write speed.
-func (s *suite) compactionGoal() goal {
-	g := goal{Text: fmt.Sprintf("compaction (MB/s of log compacted) >= %.1f x the disk's sequential write speed, on every log", goalCompactionVsDisk),
-		Verdict: "NOT RUN", Detail: "not measured"}
-	disk := summarize(s.SeqWrite)
-	if disk.N == 0 || len(s.Compaction) == 0 {
-		return g
-	}
-	need := goalCompactionVsDisk * disk.Median
-	var short []string
-	worst, worstSpec := math.Inf(1), logSpec{}
+// liveKeySpecs returns the compacted logs with goalLiveKeys keys, in the
+// order of the grid.
+func (s *suite) liveKeySpecs() []logSpec {
+	var out []logSpec
 	for _, spec := range s.compactionSpecs() {
-		m := summarize(s.compactionValues(spec, compactionRun.inMBps)).Median
-		if m < need {
-			short = append(short, spec.String())
-		}
-		if m < worst {
-			worst, worstSpec = m, spec
+		if spec.Keys == goalLiveKeys {
+			out = append(out, spec)
 		}
 	}
-	g.Verdict = verdict(len(short) == 0)
-	g.Detail = fmt.Sprintf("need %s MB/s (disk %s MB/s); slowest %s MB/s on %s", fmtNum(need), fmtNum(disk.Median), fmtNum(worst), worstSpec)
-	if len(short) > 0 {
-		g.Detail += fmt.Sprintf("; %d of %d logs below", len(short), len(s.compactionSpecs()))
-	}
-	return g
+	return out
 }
 
-// clatGoal: commit p99 during a compaction at most twice the p99 without.
+// notRun is a goal whose measurement the run did not make.
+func notRun(text, why string) goal { return goal{Text: text, Verdict: "NOT RUN", Detail: why} }
+
+// checkpointGoal: a checkpoint of 10^6 live keys in at most 0.3 s on every
+// log of 10^6 keys, whatever its length (median of the runs on each).
+func (s *suite) checkpointGoal() goal {
+	text := fmt.Sprintf("checkpoint of %s live keys <= %s s, whatever the history (every log with keys=%s)",
+		commas(goalLiveKeys), fmtNum(goalCheckpointSeconds), exp10(goalLiveKeys))
+	specs := s.liveKeySpecs()
+	if len(specs) == 0 {
+		return notRun(text, "no log with keys="+exp10(goalLiveKeys)+" compacted")
+	}
+	ok := true
+	var parts []string
+	for _, spec := range specs {
+		m := summarize(s.compactionValues(spec, func(c compactionRun) float64 { return c.Seconds }))
+		ok = ok && m.Median <= goalCheckpointSeconds
+		parts = append(parts, fmt.Sprintf("%s s on %s", fmtNum(m.Median), spec))
+	}
+	return goal{Text: text, Verdict: verdict(ok), Detail: strings.Join(parts, ", ") + " (medians)"}
+}
+
+// retireGoal: at least 30 M records of history retired per second on the
+// 10^7-record log of 10^6 keys.
+func (s *suite) retireGoal() goal {
+	spec := logSpec{Records: goalRetireLog, Keys: goalLiveKeys}
+	text := fmt.Sprintf(">= %s M records of history retired per second (records before / time) on %s", fmtNum(goalRetiredPerSecond/1e6), spec)
+	xs := s.compactionValues(spec, compactionRun.retiredPerSecond)
+	if len(xs) == 0 {
+		return notRun(text, spec.String()+" not compacted")
+	}
+	m := summarize(xs)
+	secs := summarize(s.compactionValues(spec, func(c compactionRun) float64 { return c.Seconds }))
+	return goal{Text: text, Verdict: verdict(m.Median >= goalRetiredPerSecond),
+		Detail: fmt.Sprintf("%s M/s (%s records in %s s; median of %d runs); %.0fx Kafka's cleaner (%s M/s)",
+			fmtNum(m.Median/1e6), commas(float64(spec.Records)), fmtNum(secs.Median), m.N, m.Median/kafkaCleanerPerSecond, fmtNum(kafkaCleanerPerSecond/1e6))}
+}
+
+// pauseGoal: the pause a commit sees at 10^6 live keys at most 2 ms. The
+// serving goroutine takes the snapshot itself (one pause), and later waits
+// for the switch's log hold at its next append (another): the goal is
+// judged on the longer of the two in every run on a log with 10^6 keys.
+func (s *suite) pauseGoal() goal {
+	text := fmt.Sprintf("pause a commit sees at %s live keys <= %s ms (the longer of the snapshot and the switch's log hold, worst run)",
+		commas(goalLiveKeys), fmtNum(goalPauseMicros/1e3))
+	specs := s.liveKeySpecs()
+	if len(specs) == 0 {
+		return notRun(text, "no log with keys="+exp10(goalLiveKeys)+" compacted")
+	}
+	var snap, hold []float64
+	worst, worstSpec := 0.0, logSpec{}
+	for _, c := range s.Compaction {
+		if c.Spec.Keys != goalLiveKeys {
+			continue
+		}
+		snap, hold = append(snap, c.SnapMicros), append(hold, c.PauseMicros)
+		if p := max(c.SnapMicros, c.PauseMicros); p > worst {
+			worst, worstSpec = p, c.Spec
+		}
+	}
+	return goal{Text: text, Verdict: verdict(worst <= goalPauseMicros),
+		Detail: fmt.Sprintf("worst %s µs (%s); log hold %s µs, snapshot %s µs (median (min-max) of %d runs)",
+			fmtNum(worst), worstSpec, fmtSummary(summarize(hold)), fmtSummary(summarize(snap)), len(hold))}
+}
+
+// replayGoal: a restart replays at least 5 M records/s on every log of
+// 10^6 keys before compaction.
+func (s *suite) replayGoal() goal {
+	text := fmt.Sprintf("restart replays >= %s M records/s at %s keys (records replayed / replay time, every log with keys=%s before compaction)",
+		fmtNum(goalReplayPerSecond/1e6), commas(goalLiveKeys), exp10(goalLiveKeys))
+	specs := s.liveKeySpecs()
+	if len(specs) == 0 {
+		return notRun(text, "no log with keys="+exp10(goalLiveKeys)+" restarted")
+	}
+	ok := true
+	var parts []string
+	for _, spec := range specs {
+		m := summarize(s.compactionValues(spec, func(c compactionRun) float64 { return c.Before.replayPerSecond() }))
+		ms := summarize(s.compactionValues(spec, func(c compactionRun) float64 { return c.Before.ReplaySeconds * 1e3 }))
+		ok = ok && m.Median >= goalReplayPerSecond
+		parts = append(parts, fmt.Sprintf("%s M/s on %s (%s ms)", fmtNum(m.Median/1e6), spec, fmtNum(ms.Median)))
+	}
+	return goal{Text: text, Verdict: verdict(ok), Detail: strings.Join(parts, ", ") + " (medians)"}
+}
+
+// clatGoal: commit p99 during a compaction at most 1.5 times the p99
+// without.
 func (s *suite) clatGoal() goal {
-	g := goal{Text: fmt.Sprintf("commit p99 during a compaction <= %.0fx p99 without", goalClatP99Factor), Verdict: "NOT RUN", Detail: "no samples overlapped a compaction"}
+	g := notRun(fmt.Sprintf("commit p99 during a compaction <= %sx p99 without", fmtNum(goalClatP99Factor)), "no samples overlapped a compaction")
 	off := s.clatPercentile(clatOff, 99, nil)
 	during := s.clatPercentile(clatOn, 99, func(x latencySample) bool { return x.During })
 	if off.N == 0 || during.N == 0 {
@@ -267,6 +366,33 @@ func (s *suite) clatGoal() goal {
 	x := during.Median / off.Median
 	g.Verdict = verdict(x <= goalClatP99Factor)
 	g.Detail = fmt.Sprintf("%.1fx (%s µs during vs %s µs without; medians of %d runs)", x, fmtNum(during.Median), fmtNum(off.Median), off.N)
+	return g
+}
+
+// peakRSS summarizes the peak RSS in MiB of the compaction-latency runs of
+// variant that measured it.
+func (s *suite) peakRSS(variant string) summary {
+	var xs []float64
+	for _, r := range s.Clat {
+		if r.Variant == variant && r.PeakRSS > 0 {
+			xs = append(xs, float64(r.PeakRSS)/(1<<20))
+		}
+	}
+	return summarize(xs)
+}
+
+// memGoal: the node's peak memory in the compaction-latency runs with
+// compactions at most 1.5 times the peak without.
+func (s *suite) memGoal() goal {
+	g := notRun(fmt.Sprintf("memory during a compaction <= %sx memory without (node's peak RSS after init)", fmtNum(goalMemFactor)), "peak RSS not measured")
+	off, on := s.peakRSS(clatOff), s.peakRSS(clatOn)
+	if off.N == 0 || on.N == 0 {
+		return g
+	}
+	x := on.Median / off.Median
+	g.Verdict = verdict(x <= goalMemFactor)
+	g.Detail = fmt.Sprintf("%.2fx (%s MiB with compactions vs %s MiB without; medians of %d runs, %s keys)",
+		x, fmtNum(on.Median), fmtNum(off.Median), off.N, commas(float64(s.ClatLog.Spec.Keys)))
 	return g
 }
 
@@ -364,11 +490,16 @@ func (s *suite) writeCompaction(b *strings.Builder) {
 		"each run compacts a fresh copy in process with consumeroffsets.CompactDir (not through the binary), which replays the log into the state and writes the checkpoint from a snapshot of it, as the node does from its live state. " +
 		"Time is compactor.Stats.Duration: taking the snapshot, writing and fsyncing the checkpoint, renaming it, releasing the wal; the replay (a restart's cost, in the restart columns) is not counted. " +
 		"The copy was just written, so the log is read from the page cache. " +
-		"MB/s in = log bytes before / time, the figure held against the disk; MB/s out = checkpoint bytes / time.\n\n")
+		"MB/s in = log bytes before / time; MB/s out = checkpoint bytes / time.\n\n")
 	disk := summarize(s.SeqWrite)
-	fmt.Fprintf(b, "Disk sequential write, same run: %s MB/s (%s MiB in 1 MiB writes + fsync, %d runs; median (min-max)). Goal: compaction >= %s MB/s.\n\n",
-		fmtSummary(disk), commas(float64(s.Cfg.SeqWriteBytes>>20)), disk.N, fmtNum(goalCompactionVsDisk*disk.Median))
-	rows := [][]string{{"log", "MiB before", "MiB after", "records before", "records after", "time s", "MB/s in", "MB/s out", "in / disk", "pause µs", "goal"}}
+	fmt.Fprintf(b, "Disk sequential write, same run: %s MB/s (%s MiB in 1 MiB writes + fsync, %d runs; median (min-max)). "+
+		"in / disk compares MB/s in with it, for information: issue 3's goal of %.1fx the disk (%s MB/s) is no longer judged, since the compactor writes from the state and does not read the log.\n\n",
+		fmtSummary(disk), commas(float64(s.Cfg.SeqWriteBytes>>20)), disk.N, diskShareInfo, fmtNum(diskShareInfo*disk.Median))
+	b.WriteString("M records/s = records before / time, the history retired per second. " +
+		"Snapshot = the pause to take the snapshot of the state (compactor.Stats.Snapshot; in the node the serving goroutine takes it); " +
+		"log hold = the time the log was held from appends for the switch (compactor.Stats.Pause; in the node the serving goroutine waits for it at its next append). " +
+		"A commit can meet either pause, not both at once.\n\n")
+	rows := [][]string{{"log", "MiB before", "MiB after", "records before", "records after", "time s", "M records/s", "MB/s in", "MB/s out", "in / disk", "snapshot µs", "log hold µs"}}
 	for _, spec := range s.compactionSpecs() {
 		val := func(f func(compactionRun) float64) summary { return summarize(s.compactionValues(spec, f)) }
 		in := val(compactionRun.inMBps)
@@ -378,14 +509,18 @@ func (s *suite) writeCompaction(b *strings.Builder) {
 			commas(val(func(c compactionRun) float64 { return float64(c.RecordsBefore) }).Median),
 			commas(val(func(c compactionRun) float64 { return float64(c.RecordsAfter) }).Median),
 			fmtSummary(val(func(c compactionRun) float64 { return c.Seconds })),
+			fmtNum(val(compactionRun.retiredPerSecond).Median / 1e6),
 			fmtSummary(in),
 			fmtNum(val(compactionRun.outMBps).Median),
 			fmt.Sprintf("%.2f", in.Median/disk.Median),
+			fmtSummary(val(func(c compactionRun) float64 { return c.SnapMicros })),
 			fmtSummary(val(func(c compactionRun) float64 { return c.PauseMicros })),
-			verdict(in.Median >= goalCompactionVsDisk*disk.Median),
 		})
 	}
-	writeTable(b, rows, []bool{false, true, true, true, true, true, true, true, true, true, false})
+	writeTable(b, rows, []bool{false, true, true, true, true, true, true, true, true, true, true, true})
+	for _, g := range []goal{s.checkpointGoal(), s.retireGoal(), s.pauseGoal()} {
+		fmt.Fprintf(b, "\nGoal, %s: **%s**, %s.\n", g.Text, g.Verdict, g.Detail)
+	}
 	fmt.Fprintf(b, "\n![compaction time against log size](%s)\n", pngCompactionTime)
 }
 
@@ -468,6 +603,9 @@ func (s *suite) writeRecovery(b *strings.Builder) {
 		fmt.Fprintf(b, "Against records replayed: restart ms = %.1f + %.1f x millions of records (%.3f µs per record, R² %.3f).\n",
 			f.Intercept, f.Slope, f.Slope*1e3/1e6, f.R2)
 	}
+	if g := s.replayGoal(); g.Verdict != "NOT RUN" {
+		fmt.Fprintf(b, "\nGoal, %s: **%s**, %s.\n", g.Text, g.Verdict, g.Detail)
+	}
 	fmt.Fprintf(b, "\n![restart time against log size](%s)\n", pngRestart)
 }
 
@@ -519,8 +657,23 @@ func (s *suite) writeCompactionLatency(b *strings.Builder) {
 			len(dur), fmtSummary(summarize(first)), fmtSummary(summarize(dur)), fmtSummary(summarize(pause)), fmtNum(slices.Max(pause)),
 			fmtSummary(summarize(snap)), fmtNum(slices.Max(snap)))
 	}
-	if g := s.clatGoal(); g.Verdict != "NOT RUN" {
-		fmt.Fprintf(b, "\nGoal, p99 during a compaction <= %.0fx p99 without: **%s**, %s.\n", goalClatP99Factor, g.Verdict, g.Detail)
+	b.WriteString("\nMemory: the node's peak resident set size, VmHWM of /proc/PID/status, reset to the current RSS through /proc/PID/clear_refs just after init " +
+		"(so the replay's own peak, the same in both variants, is left out) and read after the last commit, before the node exits.\n\n")
+	mrows := [][]string{{"variant", "runs", "peak RSS MiB"}}
+	for _, v := range []struct{ label, id string }{{"compaction=off", clatOff}, {"compaction=on", clatOn}} {
+		m := s.peakRSS(v.id)
+		mrows = append(mrows, []string{v.label, strconv.Itoa(m.N), fmtSummary(m)})
+	}
+	writeTable(b, mrows, []bool{false, true, true})
+	for _, r := range s.Clat {
+		if r.MemNote != "" {
+			fmt.Fprintf(b, "\n%s run %d: %s.\n", r.Variant, r.Run, r.MemNote)
+		}
+	}
+	for _, g := range []goal{s.clatGoal(), s.memGoal()} {
+		if g.Verdict != "NOT RUN" {
+			fmt.Fprintf(b, "\nGoal, %s: **%s**, %s.\n", g.Text, g.Verdict, g.Detail)
+		}
 	}
 	fmt.Fprintf(b, "\n![commit latency over time](%s)\n", pngClatOverTime)
 }
