@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,9 @@ type Node struct {
 	maxKeys, maxGroups, maxNameBytes prometheus.Gauge
 
 	state stateCollector
+
+	clusterOnce sync.Once
+	cluster     *Cluster
 }
 
 type reqKey struct {
