@@ -122,6 +122,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, if set, is the raft loop's (replica.Config.Observer).
 	Observer replica.Observer
+	// Forwarded, if set, is told the outcome (ForwardAnswered, ...) of
+	// each request this member forwarded to the leader, as it is answered.
+	Forwarded func(outcome string)
 }
 
 // Member is a running cluster member. It implements node.Offsets: the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/maelstrom-offsets/offsets/cluster"
 	"github.com/maelstrom-offsets/offsets/replica"
 	"github.com/maelstrom-offsets/offsets/transport"
 )
@@ -24,6 +25,7 @@ type Cluster struct {
 	snapshotsSendFailed prometheus.Counter
 	snapshotsReceived   prometheus.Counter
 	proposals           map[string]prometheus.Counter // by outcome
+	forwards            map[string]prometheus.Counter // by outcome
 
 	status atomic.Pointer[func() replica.Status]
 
@@ -41,6 +43,10 @@ const (
 	outcomeTimeout    = "timeout"
 	outcomeStopped    = "stopped"
 )
+
+// forwardOutcomes label offsets_forwarded_requests_total.
+var forwardOutcomes = []string{cluster.ForwardAnswered, cluster.ForwardNoLeader, cluster.ForwardOverloaded,
+	cluster.ForwardTimeout, cluster.ForwardLeaderChanged}
 
 // roles are the raft roles offsets_raft_role has a series for.
 var roles = []replica.Role{replica.Leader, replica.Follower, replica.Candidate, replica.PreCandidate}
@@ -66,12 +72,19 @@ func (m *Node) newCluster() *Cluster {
 		snapshotsReceived: f.counter("offsets_raft_snapshots_received_total",
 			"Raft snapshots this member installed."),
 		proposals: make(map[string]prometheus.Counter),
+		forwards:  make(map[string]prometheus.Counter),
 	}
 	pv := f.counterVec("offsets_raft_proposals_total",
 		"Proposals (one per replicated batch) by outcome: committed, not_applied (error 11: definitely not applied), "+
 			"timeout (error 0: unknown after --request-timeout), stopped (unknown: the member stopped).", "outcome")
 	for _, o := range []string{outcomeCommitted, outcomeNotApplied, outcomeTimeout, outcomeStopped} {
 		c.proposals[o] = pv.WithLabelValues(o)
+	}
+	fv := f.counterVec("offsets_forwarded_requests_total",
+		"Client requests this member forwarded to the leader, by outcome: answered (the leader's reply relayed), "+
+			"no_leader (error 11, not sent), overloaded (error 11 from the leader), timeout and leader_changed (error 0).", "outcome")
+	for _, o := range forwardOutcomes {
+		c.forwards[o] = fv.WithLabelValues(o)
 	}
 	c.termDesc = prometheus.NewDesc("offsets_raft_term", "The member's current raft term.", nil, nil)
 	c.roleDesc = prometheus.NewDesc("offsets_raft_role", "1 for the member's raft role, 0 for the others.", []string{"role"}, nil)
@@ -128,6 +141,13 @@ func (c *Cluster) Proposed(err error) {
 		o = outcomeStopped
 	}
 	c.proposals[o].Inc()
+}
+
+// Forwarded counts a forwarded request's outcome (cluster.Config.Forwarded).
+func (c *Cluster) Forwarded(outcome string) {
+	if ctr := c.forwards[outcome]; ctr != nil {
+		ctr.Inc()
+	}
 }
 
 var _ replica.Observer = (*Cluster)(nil)

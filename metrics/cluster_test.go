@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/maelstrom-offsets/offsets/cluster"
 	"github.com/maelstrom-offsets/offsets/replica"
 )
 
@@ -36,6 +37,9 @@ func TestClusterHooks(t *testing.T) {
 	c.Proposed(fmt.Errorf("wrapped: %w", replica.ErrTimeout))
 	c.Proposed(replica.ErrStopped)
 	c.Progress(20, []replica.PeerProgress{{ID: 2, Match: 20}, {ID: 3, Match: 12}})
+	c.Forwarded(cluster.ForwardAnswered)
+	c.Forwarded(cluster.ForwardAnswered)
+	c.Forwarded(cluster.ForwardTimeout)
 
 	want := `
 # HELP offsets_raft_applied_index The highest raft log index the member's raft loop has applied (handed to the store).
@@ -79,6 +83,12 @@ offsets_raft_term 3
 	for outcome, n := range map[string]float64{"committed": 2, "not_applied": 1, "timeout": 1, "stopped": 1} {
 		if got := testutil.ToFloat64(c.proposals[outcome]); got != n {
 			t.Errorf("proposals %s = %v, want %v", outcome, got, n)
+		}
+	}
+
+	for outcome, n := range map[string]float64{cluster.ForwardAnswered: 2, cluster.ForwardTimeout: 1, cluster.ForwardNoLeader: 0} {
+		if got := testutil.ToFloat64(c.forwards[outcome]); got != n {
+			t.Errorf("forwards %s = %v, want %v", outcome, got, n)
 		}
 	}
 

@@ -154,14 +154,14 @@ func (c clusterFlags) wire(cfg *node.Config, stdout io.Writer, root string, noSy
 				return maelstrom.New(maelstrom.Config{ID: id, Peers: peers, Out: out, Handler: h, Logger: logger})
 			}
 		}
-		obs, watch := clusterObserver(mx)
+		obs, forwarded, watch := clusterObserver(mx)
 		m, err := cluster.Open(cluster.Config{
 			ID: id, Peers: peers, Dir: filepath.Join(root, nodeID),
 			NoSync: noSync, SegmentSize: segmentSize, SnapshotTrailing: *c.trailing, Store: opts,
 			Tick: *c.tick, ElectionTicks: *c.electionTicks, HeartbeatTicks: *c.heartbeatTicks,
 			RequestTimeout: *c.requestTimeout,
 			Transport:      newTransport,
-			Work:           work, Out: out, Inject: inject, Logger: logger, Observer: obs,
+			Work:           work, Out: out, Inject: inject, Logger: logger, Observer: obs, Forwarded: forwarded,
 		})
 		if err != nil {
 			return nil, err

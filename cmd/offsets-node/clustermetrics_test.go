@@ -66,13 +66,14 @@ func TestClusterMetrics(t *testing.T) {
 			break
 		}
 	}
-	acked := 0
+	acked, viaFollower := 0, 0
 	for k := range 20 {
 		if commit(t, c, l, k, k) {
 			acked++
 		}
 		if commit(t, c, follower, k, 100+k) {
 			acked++
+			viaFollower++
 		}
 	}
 	if acked < 20 {
@@ -127,6 +128,9 @@ func TestClusterMetrics(t *testing.T) {
 	}
 	if got := value(fams[l], "offsets_raft_proposals_total", "outcome", "committed"); got < float64(acked) {
 		t.Errorf("the leader counts %v committed proposals after %d acknowledged commits", got, acked)
+	}
+	if got := value(fams[follower], "offsets_forwarded_requests_total", "outcome", "answered"); got < float64(viaFollower) {
+		t.Errorf("%s counts %v forwarded requests answered after %d commits through it were acknowledged", follower, got, viaFollower)
 	}
 	changes := map[string]float64{}
 	for _, n := range others {
