@@ -120,6 +120,11 @@ type Config struct {
 	Inject chan<- []byte
 	// Logger gets the member's log lines (slog.Default if nil).
 	Logger *slog.Logger
+	// Observer, if set, is the raft loop's (replica.Config.Observer).
+	Observer replica.Observer
+	// Forwarded, if set, is told the outcome (ForwardAnswered, ...) of
+	// each request this member forwarded to the leader, as it is answered.
+	Forwarded func(outcome string)
 }
 
 // Member is a running cluster member. It implements node.Offsets: the
@@ -191,7 +196,7 @@ func Open(cfg Config) (*Member, error) {
 			return rl.NewSink(snap)
 		},
 		OnApp:  m.fwd.onApp,
-		Logger: cfg.Logger,
+		Logger: cfg.Logger, Observer: cfg.Observer,
 	})
 	if err != nil {
 		store.Close()

@@ -99,6 +99,7 @@ func (m *Member) Route(msg []byte) bool {
 	msgID := body.Get("msg_id").MarshalTo(nil)
 	if st.Leader == 0 {
 		f.answer(client, msgID, 11, "no leader is known: the request was not applied")
+		m.forwarded(ForwardNoLeader)
 		return true
 	}
 	f.mu.Lock()
@@ -153,11 +154,13 @@ func (f *forwarder) onApp(from uint64, data []byte) {
 		body := data[9:]
 		if bytes.Equal(body, overloaded) {
 			f.answer(p.client, p.msgID, 11, string(overloaded))
+			f.m.forwarded(ForwardOverloaded)
 			return
 		}
 		line := fmt.Appendf(nil, `{"src": %q, "dest": %s, "body": `, f.self, p.client)
 		line = append(append(line, body...), "}\n"...)
 		f.out.Write(line)
+		f.m.forwarded(ForwardAnswered)
 	}
 }
 
@@ -191,9 +194,11 @@ func (f *forwarder) expire(now time.Time, leader uint64) {
 	f.mu.Unlock()
 	for _, p := range late {
 		f.answer(p.client, p.msgID, 0, "timed out waiting for the leader: the outcome is unknown")
+		f.m.forwarded(ForwardTimeout)
 	}
 	for _, p := range deposed {
 		f.answer(p.client, p.msgID, 0, "the leader changed before it answered: the outcome is unknown")
+		f.m.forwarded(ForwardLeaderChanged)
 	}
 }
 

@@ -4,9 +4,10 @@
 // A Node holds the metrics of one node in a registry of its own (no global
 // state: a test process runs many nodes). It implements the hooks of the
 // packages it watches, node.Observer and consumeroffsets.Observer, so that
-// those packages know nothing of Prometheus; a component added later (the
-// cluster's replication) gets a hook of its own and a file here that
-// registers its metrics into the same registry (Node.Registry).
+// those packages know nothing of Prometheus. A cluster member's raft loop
+// has a hook of its own, replica.Observer, which Cluster (cluster.go)
+// implements, registered into the same registry only when the node runs as
+// a member.
 //
 // The hot path pays little: the node counts requests with plain increments
 // and hands one table over per batch, the store reports once per group
@@ -22,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +67,9 @@ type Node struct {
 	maxKeys, maxGroups, maxNameBytes prometheus.Gauge
 
 	state stateCollector
+
+	clusterOnce sync.Once
+	cluster     *Cluster
 }
 
 type reqKey struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/node"
+	"github.com/maelstrom-offsets/offsets/replica"
 )
 
 func TestStoreHooks(t *testing.T) {
@@ -106,6 +107,9 @@ func (failingStore) Close() error                                           { re
 // checker (units, _total on counters, no camel case).
 func TestNamesFollowConventions(t *testing.T) {
 	m := New()
+	c := m.Cluster() // every cluster series present
+	c.Watch(func() replica.Status { return replica.Status{Role: replica.Leader} })
+	c.Progress(5, []replica.PeerProgress{{ID: 2, Match: 4}})
 	problems, err := testutil.GatherAndLint(m.Registry())
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,8 @@ type Config struct {
 	OnApp func(from uint64, data []byte)
 	// Logger gets the loop's events (slog.Default if nil).
 	Logger *slog.Logger
+	// Observer, if set, is told of the loop's events (for metrics).
+	Observer Observer
 }
 
 // Role is a member's raft role, as cluster_status spells it.
@@ -154,6 +156,7 @@ type Op struct {
 	term     uint64
 	done     chan struct{}
 	err      error
+	obs      Observer
 }
 
 // Done is closed when the outcome is known.
@@ -195,6 +198,7 @@ func (o *Op) resolve(err error) {
 		return
 	}
 	o.err = err
+	observeOp(o, err)
 	close(o.done)
 }
 
@@ -229,6 +233,7 @@ type Node struct {
 	readWait  []*Op            // reads with their index, awaiting applied
 	byAge     []*Op            // every unresolved op, oldest first (for timeouts)
 	nextRctx  uint64
+	progress  []PeerProgress // observeProgress's
 
 	status atomic.Pointer[Status]
 }
@@ -370,6 +375,7 @@ func (n *Node) ReadIndex() *Op { return n.enqueue(&Op{read: true}) }
 
 func (n *Node) enqueue(o *Op) *Op {
 	o.done = make(chan struct{})
+	o.obs = n.cfg.Observer
 	o.deadline = time.Now().Add(n.cfg.RequestTimeout)
 	select {
 	case <-n.stopped:
@@ -512,6 +518,7 @@ func (n *Node) loop() error {
 
 func (n *Node) tick() {
 	n.rn.Tick()
+	n.observeProgress()
 	now := time.Now()
 	i := 0
 	for ; i < len(n.byAge); i++ {
@@ -556,6 +563,7 @@ func (n *Node) reportSnapshot(r snapReport) {
 		n.log.Warn("snapshot to peer failed", "peer", transport.NodeName(r.id), "err", r.err)
 		st = raft.SnapshotFailure
 	}
+	n.observeSnapshotSent(r.id, r.err)
 	n.rn.ReportSnapshot(r.id, st)
 }
 
@@ -614,6 +622,7 @@ func (n *Node) ready() error {
 		rd := n.rn.Ready()
 		term := n.rn.BasicStatus().HardState.GetTerm()
 		if rd.SoftState != nil {
+			n.observeLeader(rd.Lead, term)
 			n.changeRole(roleOf(rd.RaftState), rd.Lead)
 		}
 		if err := n.place(rd.Entries, term); err != nil {
@@ -707,6 +716,7 @@ func (n *Node) send(msgs []*raftpb.Message) {
 		body, err := n.snap.SnapshotReader(m.GetSnapshot().GetMetadata().GetIndex())
 		if err != nil {
 			n.log.Warn("snapshot for peer unavailable", "peer", transport.NodeName(m.GetTo()), "err", err)
+			n.observeSnapshotSent(m.GetTo(), err)
 			n.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFailure)
 			continue
 		}
@@ -720,6 +730,7 @@ func (n *Node) restore(snap *raftpb.Snapshot) error {
 		return fmt.Errorf("replica: restore snapshot %d: %w", snap.GetMetadata().GetIndex(), err)
 	}
 	idx := snap.GetMetadata().GetIndex()
+	n.observeSnapshotReceived(idx)
 	// The snapshot says nothing of which entries it holds: proposals it
 	// covers have an unknown outcome.
 	for i, ops := range n.pending {

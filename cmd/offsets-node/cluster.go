@@ -16,6 +16,7 @@ import (
 
 	"github.com/maelstrom-offsets/offsets/cluster"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
+	"github.com/maelstrom-offsets/offsets/metrics"
 	"github.com/maelstrom-offsets/offsets/node"
 	"github.com/maelstrom-offsets/offsets/replica"
 	"github.com/maelstrom-offsets/offsets/transport"
@@ -74,7 +75,7 @@ func (c clusterFlags) check() string {
 // single node otherwise (as it also is when a name is not Maelstrom's n0,
 // n1, ...).
 func (c clusterFlags) wire(cfg *node.Config, stdout io.Writer, root string, noSync bool, segmentSize int,
-	opts consumeroffsets.Options, logger *slog.Logger) io.Writer {
+	opts consumeroffsets.Options, logger *slog.Logger, mx *metrics.Node) io.Writer {
 	openSingle := cfg.Open
 	var addrs map[uint64]string
 	if *c.members != "" {
@@ -153,17 +154,19 @@ func (c clusterFlags) wire(cfg *node.Config, stdout io.Writer, root string, noSy
 				return maelstrom.New(maelstrom.Config{ID: id, Peers: peers, Out: out, Handler: h, Logger: logger})
 			}
 		}
+		obs, forwarded, watch := clusterObserver(mx)
 		m, err := cluster.Open(cluster.Config{
 			ID: id, Peers: peers, Dir: filepath.Join(root, nodeID),
 			NoSync: noSync, SegmentSize: segmentSize, SnapshotTrailing: *c.trailing, Store: opts,
 			Tick: *c.tick, ElectionTicks: *c.electionTicks, HeartbeatTicks: *c.heartbeatTicks,
 			RequestTimeout: *c.requestTimeout,
 			Transport:      newTransport,
-			Work:           work, Out: out, Inject: inject, Logger: logger,
+			Work:           work, Out: out, Inject: inject, Logger: logger, Observer: obs, Forwarded: forwarded,
 		})
 		if err != nil {
 			return nil, err
 		}
+		watch(m)
 		member.Store(m)
 		return m, nil
 	}

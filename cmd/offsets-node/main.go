@@ -207,7 +207,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		OffsetsRetention: *offsetsRetention,
 		MaxKeys:          *maxKeys, MaxGroups: *maxGroups, MaxNameBytes: *maxNameBytes,
 		Observer: storeObserver(observer),
-	}, logger)
+	}, logger, observer)
 	in, restore := openStdin()
 	err := node.Run(ctx, in, out, cfg)
 	restore()
