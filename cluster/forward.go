@@ -98,8 +98,8 @@ func (m *Member) Route(msg []byte) bool {
 	client, _ := json.Marshal(string(src))
 	msgID := body.Get("msg_id").MarshalTo(nil)
 	if st.Leader == 0 {
+		m.forwarded(ForwardNoLeader) // before the reply: a client that saw it sees it counted
 		f.answer(client, msgID, 11, "no leader is known: the request was not applied")
-		m.forwarded(ForwardNoLeader)
 		return true
 	}
 	f.mu.Lock()
@@ -153,14 +153,14 @@ func (f *forwarder) onApp(from uint64, data []byte) {
 		}
 		body := data[9:]
 		if bytes.Equal(body, overloaded) {
-			f.answer(p.client, p.msgID, 11, string(overloaded))
 			f.m.forwarded(ForwardOverloaded)
+			f.answer(p.client, p.msgID, 11, string(overloaded))
 			return
 		}
 		line := fmt.Appendf(nil, `{"src": %q, "dest": %s, "body": `, f.self, p.client)
 		line = append(append(line, body...), "}\n"...)
-		f.out.Write(line)
 		f.m.forwarded(ForwardAnswered)
+		f.out.Write(line)
 	}
 }
 
@@ -193,12 +193,12 @@ func (f *forwarder) expire(now time.Time, leader uint64) {
 	}
 	f.mu.Unlock()
 	for _, p := range late {
-		f.answer(p.client, p.msgID, 0, "timed out waiting for the leader: the outcome is unknown")
 		f.m.forwarded(ForwardTimeout)
+		f.answer(p.client, p.msgID, 0, "timed out waiting for the leader: the outcome is unknown")
 	}
 	for _, p := range deposed {
-		f.answer(p.client, p.msgID, 0, "the leader changed before it answered: the outcome is unknown")
 		f.m.forwarded(ForwardLeaderChanged)
+		f.answer(p.client, p.msgID, 0, "the leader changed before it answered: the outcome is unknown")
 	}
 }
 
