@@ -76,11 +76,17 @@ func (r *Router) route(from string, line []byte) {
 	r.mu.RLock()
 	cut := r.cut[[2]string{from, m.Dest}]
 	r.mu.RUnlock()
-	if cut || dst.send(context.Background(), append(m.Line, '\n'), false) != nil {
+	if cut {
 		r.dropped.Add(1)
 		return
 	}
+	// Counted before the line is written, so that a test that sees the
+	// destination's answer sees the line counted too.
 	r.routed.Add(1)
+	if dst.send(context.Background(), append(m.Line, '\n'), false) != nil {
+		r.routed.Add(-1)
+		r.dropped.Add(1)
+	}
 }
 
 // Partition cuts every link between nodes of different groups, both ways,
