@@ -113,6 +113,9 @@ func (s *suite) csvFiles() map[string]func(io.Writer) error {
 			return writeRows(w, rows)
 		}
 	}
+	if s.Cluster != nil {
+		maps.Copy(files, s.Cluster.csvFiles())
+	}
 	if s.Sawtooth != nil {
 		files["log_size.csv"] = func(w io.Writer) error {
 			rows := [][]string{{"t_s", "bytes"}}
@@ -191,6 +194,9 @@ func (s *suite) writeMarkdown(w io.Writer) error {
 	if s.Ran[sectionRedis] {
 		s.writeRedis(&b)
 	}
+	if s.Ran[sectionCluster] && s.Cluster != nil {
+		s.Cluster.write(&b, s.Cfg.Runs)
+	}
 	if len(s.Notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
 		for _, n := range s.Notes {
@@ -216,6 +222,9 @@ func (s *suite) goals() []goal {
 	}
 	if s.Ran[sectionCompactionLatency] {
 		out = append(out, s.clatGoal())
+	}
+	if s.Ran[sectionCluster] && s.Cluster != nil {
+		out = append(out, s.Cluster.goals()...)
 	}
 	return out
 }
