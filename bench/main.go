@@ -30,6 +30,10 @@ const (
 
 var allSections = []string{sectionThroughput, sectionLatency, sectionCompaction, sectionCompactionLatency, sectionSawtooth, sectionRedis, sectionCluster}
 
+// defaultSections run without -sections: all but cluster, which takes
+// minutes of its own and runs only when named.
+var defaultSections = slices.DeleteFunc(slices.Clone(allSections), func(s string) bool { return s == sectionCluster })
+
 // config holds the command-line settings.
 type config struct {
 	Requests int
@@ -93,7 +97,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.Runs, "runs", 3, "runs per variant, interleaved")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "workload random seed")
 	fs.StringVar(&variants, "variants", strings.Join(allVariants, ","), "comma-separated variants to run")
-	fs.StringVar(&sections, "sections", strings.Join(allSections, ","), "comma-separated sections to run")
+	fs.StringVar(&sections, "sections", strings.Join(defaultSections, ","), "comma-separated sections to run, of "+strings.Join(allSections, ","))
 	fs.StringVar(&cfg.Out, "out", "", "directory for report.md, *.csv and *.png, made if needed and checked for writing before the runs (default: a new directory under -dir)")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "parent of the temporary directory for binaries, workload and data")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory")
