@@ -54,6 +54,22 @@
 //	                    BGREWRITEAOF and a restart: throughput, rewrite and
 //	                    reload against the node's; skipped, and the report
 //	                    says so, when redis-server is not on PATH.
+//	cluster             not in the default set (-sections cluster; about 2
+//	                    minutes, -quick about half a minute): three members
+//	                    on free loopback ports (--cluster, fsync on) against
+//	                    the single node, each run starting both afresh. The
+//	                    throughput workload into the leader's stdin, then
+//	                    dealt round robin over the three (at most 1,024 in
+//	                    flight per member); one commit at a time into the
+//	                    leader and through a follower; failover, kill -9 of
+//	                    the leader (the member every member names in
+//	                    cluster_status) to the first acknowledgement of a
+//	                    commit sent after it, -cluster-kills times at the
+//	                    default ticks and at --raft-tick 10ms; catch-up, a
+//	                    follower killed under load, restarted after
+//	                    -cluster-down, until its applied index reaches the
+//	                    leader's commit index. Error replies are counted
+//	                    and reported, not retried.
 //
 // Every measurement runs -runs times (runs of several variants
 // interleaved); tables give the median over runs with min and max. The

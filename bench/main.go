@@ -25,9 +25,14 @@ const (
 	sectionCompactionLatency = "compaction-latency"
 	sectionSawtooth          = "sawtooth"
 	sectionRedis             = "redis"
+	sectionCluster           = "cluster"
 )
 
-var allSections = []string{sectionThroughput, sectionLatency, sectionCompaction, sectionCompactionLatency, sectionSawtooth, sectionRedis}
+var allSections = []string{sectionThroughput, sectionLatency, sectionCompaction, sectionCompactionLatency, sectionSawtooth, sectionRedis, sectionCluster}
+
+// defaultSections run without -sections: all but cluster, which takes
+// minutes of its own and runs only when named.
+var defaultSections = slices.DeleteFunc(slices.Clone(allSections), func(s string) bool { return s == sectionCluster })
 
 // config holds the command-line settings.
 type config struct {
@@ -50,6 +55,10 @@ type config struct {
 	ClatN            int           // sequential commits per compaction-latency run (at least)
 	SawtoothDuration time.Duration // length of the log-size-over-time run
 	SeqWriteBytes    int           // bytes per sequential-write probe
+
+	ClusterLatencyN int           // one-at-a-time commits per cluster latency run
+	ClusterKills    int           // leader kills per failover setting
+	ClusterDown     time.Duration // how long the catch-up runs keep a follower down
 }
 
 // compactionGrid returns the logs of records over keys for every pair with
@@ -88,7 +97,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.Runs, "runs", 3, "runs per variant, interleaved")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "workload random seed")
 	fs.StringVar(&variants, "variants", strings.Join(allVariants, ","), "comma-separated variants to run")
-	fs.StringVar(&sections, "sections", strings.Join(allSections, ","), "comma-separated sections to run")
+	fs.StringVar(&sections, "sections", strings.Join(defaultSections, ","), "comma-separated sections to run, of "+strings.Join(allSections, ","))
 	fs.StringVar(&cfg.Out, "out", "", "directory for report.md, *.csv and *.png, made if needed and checked for writing before the runs (default: a new directory under -dir)")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "parent of the temporary directory for binaries, workload and data")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory")
@@ -96,7 +105,10 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.LatencyN, "latency-n", 20_000, "sequential commits per latency run, and 4 KiB fsyncs per disk probe")
 	fs.IntVar(&cfg.ClatN, "clat-n", 5_000, "sequential commits per run of the compaction-latency section (more while the first compaction runs)")
 	fs.DurationVar(&cfg.SawtoothDuration, "sawtooth", 10*time.Second, "length of the log-size-over-time run")
-	quick := fs.Bool("quick", false, "quick run, about half a minute: -n 100000 -naive-n 5000 -runs 2 -latency-n 2000 -clat-n 1500 -sawtooth 4s and smaller logs, unless set explicitly")
+	fs.IntVar(&cfg.ClusterLatencyN, "cluster-latency-n", 2_000, "one-at-a-time commits per latency run of the cluster section (single node, into the leader, through a follower)")
+	fs.IntVar(&cfg.ClusterKills, "cluster-kills", 5, "leader kills per raft tick setting in the cluster section's failover runs")
+	fs.DurationVar(&cfg.ClusterDown, "cluster-down", 10*time.Second, "how long the cluster section's catch-up runs keep a follower down under load")
+	quick := fs.Bool("quick", false, "quick run, about half a minute: -n 100000 -naive-n 5000 -runs 2 -latency-n 2000 -clat-n 1500 -sawtooth 4s -cluster-latency-n 300 -cluster-kills 3 -cluster-down 3s and smaller logs, unless set explicitly")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -120,6 +132,15 @@ func parseFlags(args []string) (config, error) {
 		}
 		if !set["sawtooth"] {
 			cfg.SawtoothDuration = 4 * time.Second
+		}
+		if !set["cluster-latency-n"] {
+			cfg.ClusterLatencyN = 300
+		}
+		if !set["cluster-kills"] {
+			cfg.ClusterKills = 3
+		}
+		if !set["cluster-down"] {
+			cfg.ClusterDown = 3 * time.Second
 		}
 		if !set["n"] {
 			cfg.Requests = 100_000
@@ -147,6 +168,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("-n, -keys, -naive-n and -runs must be at least 1")
 	case cfg.LatencyN < 1 || cfg.ClatN < 1 || cfg.SawtoothDuration <= 0:
 		return cfg, errors.New("-latency-n, -clat-n and -sawtooth must be positive")
+	case cfg.ClusterLatencyN < 1 || cfg.ClusterKills < 1 || cfg.ClusterDown <= 0:
+		return cfg, errors.New("-cluster-latency-n, -cluster-kills and -cluster-down must be positive")
 	}
 	cfg.NaiveN = min(cfg.NaiveN, cfg.Requests)
 	return cfg, nil

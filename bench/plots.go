@@ -43,6 +43,12 @@ func (s *suite) writePlots(dir string) error {
 	if len(s.Compaction) > 0 {
 		jobs = append(jobs, job{pngCompactionTime, s.plotCompactionTime}, job{pngRestart, s.plotRestart})
 	}
+	if s.Cluster != nil && len(s.Cluster.Throughput) > 0 {
+		jobs = append(jobs, job{pngClusterThroughput, s.Cluster.plotThroughput})
+	}
+	if s.Cluster != nil && len(s.Cluster.Failover) > 0 {
+		jobs = append(jobs, job{pngClusterFailover, s.Cluster.plotFailover})
+	}
 	for _, j := range jobs {
 		p, err := j.make()
 		if err != nil {

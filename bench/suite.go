@@ -38,6 +38,8 @@ type suite struct {
 	Sawtooth *sawtoothResult
 
 	Redis redisResult // the Redis comparison, or why it was skipped
+
+	Cluster *clusterResult
 }
 
 // Variants of the sequential-commit measurements.
@@ -103,7 +105,7 @@ func run(cfg config) (err error) {
 	}
 
 	var nodeBin string
-	if wants(sectionThroughput) || wants(sectionLatency) || wants(sectionCompaction) || wants(sectionCompactionLatency) || wants(sectionSawtooth) {
+	if wants(sectionThroughput) || wants(sectionLatency) || wants(sectionCompaction) || wants(sectionCompactionLatency) || wants(sectionSawtooth) || wants(sectionCluster) {
 		if nodeBin, err = goBuild(root, workDir, "./cmd/offsets-node", "offsets-node"); err != nil {
 			return err
 		}
@@ -150,6 +152,11 @@ func run(cfg config) (err error) {
 			progress("redis: %s", s.Redis.Note)
 			return nil
 		})
+	}
+	if wants(sectionCluster) {
+		if err := s.section(sectionCluster, func() error { return s.measureCluster(nodeBin, workDir) }); err != nil {
+			return err
+		}
 	}
 	s.Wall = time.Since(s.Started)
 
@@ -200,6 +207,7 @@ var expected = map[string][2]time.Duration{ // full, quick
 	sectionCompactionLatency: {25 * time.Second, 4 * time.Second},
 	sectionSawtooth:          {12 * time.Second, 5 * time.Second},
 	sectionRedis:             {15 * time.Second, 3 * time.Second},
+	sectionCluster:           {120 * time.Second, 30 * time.Second}, // measured 1m47s and 25s at load average 5, 2026-12-01
 	stepDisk:                 {40 * time.Second, 4 * time.Second},
 }
 

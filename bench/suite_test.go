@@ -486,7 +486,7 @@ func TestDiskProbes(t *testing.T) {
 
 func TestParseFlagsSections(t *testing.T) {
 	cfg, err := parseFlags(nil)
-	if err != nil || !slices.Equal(cfg.Sections, allSections) || cfg.Quick || len(cfg.CompactionLogs) != 8 || cfg.LatencyN != 20_000 {
+	if err != nil || !slices.Equal(cfg.Sections, defaultSections) || slices.Contains(cfg.Sections, sectionCluster) || cfg.Quick || len(cfg.CompactionLogs) != 8 || cfg.LatencyN != 20_000 {
 		t.Errorf("defaults: %+v, %v", cfg, err)
 	}
 	if !slices.Contains(cfg.CompactionLogs, logSpec{Records: 1e7, Keys: 1e6}) || slices.Contains(cfg.CompactionLogs, logSpec{Records: 1e5, Keys: 1e6}) {

@@ -140,6 +140,9 @@ func (s *suite) csvFiles() map[string]func(io.Writer) error {
 			return writeRows(w, rows)
 		}
 	}
+	if s.Cluster != nil {
+		maps.Copy(files, s.Cluster.csvFiles())
+	}
 	if s.Sawtooth != nil {
 		files["log_size.csv"] = func(w io.Writer) error {
 			rows := [][]string{{"t_s", "bytes"}}
@@ -218,6 +221,9 @@ func (s *suite) writeMarkdown(w io.Writer) error {
 	if s.Ran[sectionRedis] {
 		s.writeRedis(&b)
 	}
+	if s.Ran[sectionCluster] && s.Cluster != nil {
+		s.Cluster.write(&b, s.Cfg.Runs)
+	}
 	if len(s.Notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
 		for _, n := range s.Notes {
@@ -246,6 +252,9 @@ func (s *suite) goals() []goal {
 	}
 	if s.Ran[sectionCompaction] {
 		out = append(out, s.replayGoal())
+	}
+	if s.Ran[sectionCluster] && s.Cluster != nil {
+		out = append(out, s.Cluster.goals()...)
 	}
 	return out
 }
