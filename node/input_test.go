@@ -188,7 +188,7 @@ func TestScannerStrict(t *testing.T) {
 	if ok, _ := scanDoc([]byte(deep)); !ok {
 		t.Errorf("refused %d levels", maxDepth)
 	}
-	var ps parser
+	var ps fastjsonParser
 	if _, err := ps.p.Parse(deep); err != nil {
 		t.Errorf("fastjson refuses %d levels the scanner accepts: %v", maxDepth, err)
 	}

@@ -148,7 +148,8 @@ func TestOneFlushPerBatch(t *testing.T) {
 }
 
 // FuzzParse feeds arbitrary text through the framer and parser: nothing may
-// panic, every accepted commit must hold valid fields, and every reply line
+// panic, the parser must agree with the fastjson reference on every message
+// framed, every accepted commit must hold valid fields, and every reply line
 // must be valid JSON.
 func FuzzParse(f *testing.F) {
 	f.Add(`{"src":"c1","dest":"n1","body":{"type":"commit_offset","msg_id":2,"group":"g","topic":"t","partition":0,"offset":10}}`)
@@ -173,6 +174,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				break
 			}
+			checkSameParse(t, msg, fr.lone) // the fastjson reference agrees
 			if ps.parse(msg, fr.lone, &r, &arena) != nil {
 				continue
 			}
