@@ -73,6 +73,11 @@ func TestClusterFollowerCatchesUpBySnapshot(t *testing.T) {
 		t.Fatalf("%s installed no snapshot:\n%s", f, s)
 	}
 	t.Logf("%s caught up after %v", f, time.Since(t0))
+	for _, n := range c.Nodes() {
+		if s := c.Stderr(n); strings.Contains(s, "level=ERROR") {
+			t.Fatalf("%s logged an error:\n%s", n, s)
+		}
+	}
 	// The follower serves and forwards from the installed state.
 	for k := range keys {
 		if got, ok := fetch(t, c, f, k); !ok || got != int64(acked[k]) {
