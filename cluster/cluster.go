@@ -54,11 +54,28 @@
 // without the leader's reply within the request timeout, or once another
 // member has become the leader, error 0. Nothing is retried. A leader that cannot queue a forwarded request answers 11.
 //
-// # Not yet
+// # Compaction and snapshots
 //
-// Membership is fixed. Compaction is off in a member (raft snapshots from
-// the compactor's checkpoints are not wired yet), so the log grows; a
-// follower catches up from the log.
+// A member compacts by the single node's rules (the Store's
+// --compact-dirty-ratio and --compact-min-bytes, checked after each batch
+// and each entry applied): the serving goroutine takes a snapshot of the
+// State at the applied index N, and the compactor writes it in the
+// background as the sealed checkpoint N, created by
+// raftlog.Storage.CreateSnapshot (so it holds N's term and the ConfState),
+// then raftlog.Storage.Compact(N) makes it raft's snapshot and truncates
+// the wal, keeping Config.SnapshotTrailing entries. The only difference
+// from the single node is where the checkpoint goes (replLog implements
+// compactor.Checkpointer).
+//
+// A follower behind the trailing window is sent the checkpoint by the raft
+// loop (Transport.SendSnapshot of Storage.SnapshotReader); it receives it
+// into raftlog's Sink, raft accepts it, Save installs it, and Restore
+// replaces the Store's state, on the serving goroutine, by a replay of the
+// installed checkpoint (Store.Restore): the member has then applied N,
+// and the entries after N follow from raft.
+//
+// Membership is fixed: the ConfState of every snapshot is the voters of
+// Config.Peers.
 package cluster
 
 import (
@@ -67,11 +84,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/maelstrom-offsets/offsets/compactor"
 	"github.com/maelstrom-offsets/offsets/consumeroffsets"
 	"github.com/maelstrom-offsets/offsets/log"
 	"github.com/maelstrom-offsets/offsets/node"
@@ -96,7 +115,8 @@ type Config struct {
 	SegmentSize int
 	// SnapshotTrailing is raftlog.Options.Trailing.
 	SnapshotTrailing uint64
-	// Store configures the Store; its compaction is turned off.
+	// Store configures the Store, whose compaction rules decide when the
+	// member takes a snapshot.
 	Store consumeroffsets.Options
 	// Tick, ElectionTicks, HeartbeatTicks and RequestTimeout configure the
 	// raft loop (replica.Config).
@@ -180,9 +200,7 @@ func Open(cfg Config) (*Member, error) {
 		pending: make(map[uint64]forward)}
 	m.drainFn = m.drain
 	m.rlog = &replLog{m: m}
-	opts := cfg.Store
-	opts.CompactMinBytes = -1
-	store, rs, err := consumeroffsets.OpenLog(m.rlog, opts)
+	store, rs, err := consumeroffsets.OpenLog(m.rlog, cfg.Store)
 	if err != nil {
 		rl.Close()
 		return nil, fmt.Errorf("cluster: replay %s: %w", cfg.Dir, err)
@@ -282,6 +300,9 @@ func (m *Member) Apply(e *raftpb.Entry, own *replica.Op) error {
 		if m.failed != nil {
 			return
 		}
+		if idx <= m.rlog.snapshot {
+			return // a snapshot restored after it was queued covers it
+		}
 		if want := m.rlog.applied + 1; idx != want {
 			m.failed = fmt.Errorf("cluster: committed entry %d arrived where %d was due", idx, want)
 		} else if err := m.Store.ApplyCommitted(idx, func(fn func(log.Record) error) error {
@@ -298,10 +319,42 @@ func (m *Member) Apply(e *raftpb.Entry, own *replica.Op) error {
 	return nil
 }
 
-// Restore implements replica.StateMachine. No member compacts yet, so none
-// sends a snapshot.
+// Restore implements replica.StateMachine on the raft loop's goroutine:
+// the storage has installed snap, and the serving goroutine replaces the
+// Store's state by a replay of the installed checkpoint, after the entries
+// queued before it. The checkpoint replayed is the newest one installed
+// when that runs, which may be a later snapshot than snap: the entries it
+// covers, queued before it, are then skipped.
 func (m *Member) Restore(snap *raftpb.Snapshot) error {
-	return fmt.Errorf("cluster: snapshot %d received, but installing snapshots is not supported yet", snap.GetMetadata().GetIndex())
+	want := snap.GetMetadata().GetIndex()
+	m.enqueue(func() {
+		if m.failed != nil {
+			return
+		}
+		start := time.Now()
+		var records uint64
+		var n uint64
+		err := m.Store.Restore(func(fn func(uint64, log.Record) error) (uint64, error) {
+			idx, _, err := m.rl.ReplaySnapshot(func(i uint64, r log.Record) error {
+				records++
+				return fn(i, r)
+			})
+			n = idx
+			return idx, err
+		})
+		if err == nil && n < want {
+			err = fmt.Errorf("cluster: snapshot %d installed, but the log's newest is %d", want, n)
+		}
+		if err != nil {
+			m.failed = err
+			m.log.Error("cannot restore an installed snapshot: the member refuses every request until it is restarted", "err", err)
+			return
+		}
+		m.rlog.applied, m.rlog.snapshot = n, n
+		m.log.Info("installed snapshot", "index", n, "records", records, "keys", m.Store.Keys(),
+			"duration", time.Since(start).Round(time.Microsecond))
+	})
+	return nil
 }
 
 func (m *Member) enqueue(f func()) {
@@ -372,7 +425,12 @@ func replyError(err error) error {
 type replLog struct {
 	m       *Member
 	applied uint64 // the last entry applied to the Store; serving goroutine only
+	// snapshot is the index of the last snapshot restored into the Store
+	// (Restore); serving goroutine only.
+	snapshot uint64
 }
+
+var _ compactor.Checkpointer = (*replLog)(nil)
 
 func (l *replLog) Append(b *log.Batch) (uint64, error) {
 	// The batch's buffer is reused after Flush; raft and the transport
@@ -421,7 +479,24 @@ func (l *replLog) Close() error {
 // Dir is the member's offsets log directory.
 func (l *replLog) Dir() string { return l.m.rl.LogDir() }
 
-// ReleaseThrough is never called: a member's Store does not compact.
-func (l *replLog) ReleaseThrough(uint64, func(string) error) (time.Duration, error) {
-	return 0, errors.New("cluster: a member's log is compacted by raft snapshots, not by the Store")
+// CreateCheckpoint implements compactor.Checkpointer: a member's
+// checkpoint is its raft snapshot at through, created by the raft storage
+// with through's term and the fixed membership.
+func (l *replLog) CreateCheckpoint(through uint64, _ int) (*log.CheckpointWriter, error) {
+	voters := slices.Clone(l.m.cfg.Peers)
+	slices.Sort(voters)
+	return l.m.rl.CreateSnapshot(through, &raftpb.ConfState{Voters: voters})
+}
+
+// ReleaseThrough makes the committed checkpoint at n raft's snapshot and
+// compacts the wal behind it (raftlog.Storage.Compact, which keeps
+// Config.SnapshotTrailing entries). The duration returned is that of the
+// whole Compact, an upper bound of the time it held the log. Compact's
+// own steps have no hook: hook is ignored.
+func (l *replLog) ReleaseThrough(n uint64, _ func(string) error) (time.Duration, error) {
+	start := time.Now()
+	if err := l.m.rl.Compact(n); err != nil {
+		return time.Since(start), err
+	}
+	return time.Since(start), nil
 }

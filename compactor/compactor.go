@@ -76,6 +76,16 @@ type Log interface {
 	ReleaseThrough(n uint64, hook func(step string) error) (time.Duration, error)
 }
 
+// Checkpointer is implemented by a Log that creates its checkpoints
+// itself: a cluster member's raft storage (raftlog.Storage.CreateSnapshot)
+// puts the snapshot's raft metadata in each one, and its ReleaseThrough
+// compacts the raft log behind it. Write then calls CreateCheckpoint where
+// it would call log.CreateCheckpoint on l's directory; the rest of the
+// compaction is the same.
+type Checkpointer interface {
+	CreateCheckpoint(through uint64, segmentSize int) (*log.CheckpointWriter, error)
+}
+
 // Source is the content of a checkpoint.
 type Source interface {
 	// Records calls fn for every live record as of the checkpoint's index,
@@ -86,7 +96,8 @@ type Source interface {
 
 // Write writes src as the checkpoint of the open log l at index through,
 // which must be durable (synced), and then releases the wal's entries up to
-// it. It may run concurrently with appends to l. A log whose newest
+// it (a Log that is a Checkpointer creates the checkpoint itself). It may
+// run concurrently with appends to l. A log whose newest
 // checkpoint already covers through is left as it is, and src is not read,
 // unless that checkpoint has no seal: then it is rewritten as a sealed one.
 func Write(l Log, through uint64, src Source, opts Options) (Stats, error) {
@@ -117,7 +128,12 @@ func Write(l Log, through uint64, src Source, opts Options) (Stats, error) {
 	if st.BytesBefore, err = log.Size(l.Dir()); err != nil {
 		return st, err
 	}
-	cw, err := log.CreateCheckpoint(l.Dir(), through, opts.SegmentSize)
+	var cw *log.CheckpointWriter
+	if c, ok := l.(Checkpointer); ok {
+		cw, err = c.CreateCheckpoint(through, opts.SegmentSize)
+	} else {
+		cw, err = log.CreateCheckpoint(l.Dir(), through, opts.SegmentSize)
+	}
 	if err != nil {
 		return st, err
 	}

@@ -10,7 +10,9 @@
 // (offsets, groups, counts, the dirty ratio). A Snapshot of it, taken in
 // microseconds and read on another goroutine while the state goes on
 // changing (copy-on-write), is what a compaction writes as the log's
-// checkpoint (see compactor), and what a replica would be sent.
+// checkpoint (see compactor); in a cluster member that checkpoint is the
+// raft snapshot a follower too far behind is sent, and Store.Restore
+// replaces the state by a replay of one a member installed.
 //
 // # Guarantees
 //

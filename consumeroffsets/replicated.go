@@ -3,6 +3,7 @@ package consumeroffsets
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/maelstrom-offsets/offsets/log"
 )
@@ -43,5 +44,44 @@ func (s *Store) ApplyCommitted(index uint64, records func(fn func(log.Record) er
 	}
 	s.synced = max(s.synced, index)
 	s.st.index = max(s.st.index, index)
+	s.compactCommitted()
+	return nil
+}
+
+// compactCommitted runs the compaction rules after an entry was applied,
+// as Flush does after a batch: a member that applies other members'
+// entries (every entry, on a follower) compacts its log by the same
+// rules.
+func (s *Store) compactCommitted() {
+	s.pollCompaction()
+	s.maybeCompact()
+}
+
+// Restore replaces the state with the one replay builds: replay calls its
+// argument with every record of a snapshot the log has just installed
+// (a cluster member's catch-up), through the replay code (Replayer), and
+// returns the snapshot's index, which the state is then as of. Nothing may
+// be staged. A running compaction, whose snapshot is of the state being
+// replaced, is waited for first. On error the state is left as it was.
+func (s *Store) Restore(replay func(fn func(uint64, log.Record) error) (uint64, error)) error {
+	if s.batch.Len() != 0 || len(s.undo) != 0 {
+		return errors.New("consumeroffsets: Restore with changes staged")
+	}
+	if s.compacting {
+		s.finishCompaction(<-s.compacted)
+	}
+	st := NewState()
+	rp := st.Replayer()
+	index, err := replay(rp.Apply)
+	if err != nil {
+		return fmt.Errorf("consumeroffsets: restore: %w", err)
+	}
+	rp.Done()
+	st.index = index
+	st.journal = &s.undo
+	s.st = st
+	s.synced = index
+	s.nextTry, s.compactAfter, s.releaseFirst = 0, time.Time{}, false
+	s.warnOverLimits()
 	return nil
 }

@@ -99,11 +99,20 @@
 //
 // # Snapshots
 //
-// Creating one (the compactor): CreateSnapshot(N, cs) writes RAFT into a new
-// checkpoint.N.sealed.tmp; the caller adds the live records as of N and
-// Commits (the log package's protocol: segments, SEAL, fsyncs, rename,
-// DIR/log fsync); Compact(N) then reads it back against its seal and
-// releases the wal through N-Trailing-1 (log.ReleaseThrough).
+// Creating one (the compactor, in the member's background: package cluster
+// hands compactor.Write a log whose checkpoints are created here):
+// CreateSnapshot(N, cs) writes RAFT into a new checkpoint.N.sealed.tmp; the
+// caller adds the live records as of N and Commits (the log package's
+// protocol: segments, SEAL, fsyncs, rename, DIR/log fsync); Compact(N) then
+// reads it back against its seal and releases the wal through
+// N-Trailing-1 (log.ReleaseThrough).
+//
+// Compact, ApplySnapshot and ReplaySnapshot hold one lock for their whole
+// run, so a compaction never releases a wal an install is replacing, and
+// the replay of an installed snapshot reads one log directory. A
+// checkpoint still being written when an install replaces the log fails
+// (its directory went with the old log) and a Compact behind the
+// installed snapshot is refused: the compaction fails, nothing else.
 //
 // Receiving one (a transport goroutine): NewSink makes
 // DIR/snapshot.recv.N.*.tmp/checkpoint.N.sealed/; Write parses the stream
@@ -118,7 +127,9 @@
 // Ready): the log is closed, DIR/snapshot.received.N.T renamed to
 // DIR/snapshot.install, DIR/log to DIR/log.old, DIR/snapshot.install to
 // DIR/log, DIR fsynced, DIR/log.old and any other received snapshot
-// removed, the new log opened. A received snapshot is installed only when
+// removed, the new log opened. The state machine is then replaced by
+// ReplaySnapshot: the checkpoint's records alone, at N (the entries after
+// N come from raft). A received snapshot is installed only when
 // raft asks, and the one it names: raft may refuse a snapshot it no longer
 // needs, or take another that arrived meanwhile.
 //

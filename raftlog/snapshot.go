@@ -70,9 +70,11 @@ func (s *Storage) CreateSnapshot(n uint64, cs *raftpb.ConfState) (*log.Checkpoin
 // before FirstIndex is the wal's first entry, except for a wal that starts
 // at 1, which has never been compacted. It changes what Snapshot, FirstIndex and Entries report
 // before the wal is truncated, so raft never asks for an entry being
-// removed. Call it from one goroutine at a time, and not while an install
-// (Save with a snapshot) runs.
+// removed. It waits for an install (Save with a snapshot) to finish, and
+// fails when the newest snapshot is then past n (installed meanwhile).
 func (s *Storage) Compact(n uint64) error {
+	s.installMu.Lock()
+	defer s.installMu.Unlock()
 	ckDir, ck, ok, err := log.CheckpointDir(s.LogDir())
 	if err != nil {
 		return err
@@ -88,6 +90,10 @@ func (s *Storage) Compact(n uint64) error {
 	if err := s.usable(); err != nil {
 		s.mu.Unlock()
 		return err
+	}
+	if n < s.snap.index {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: compact to %d behind the newest snapshot %d", raft.ErrSnapOutOfDate, n, s.snap.index)
 	}
 	if t, ok := s.term(n); ok && t != meta.term {
 		s.mu.Unlock()
@@ -459,6 +465,8 @@ func (k *Sink) Abort() {
 // received snapshot has snap's index and term. Save calls it.
 func (s *Storage) ApplySnapshot(snap *raftpb.Snapshot) error {
 	m := snap.GetMetadata()
+	s.installMu.Lock()
+	defer s.installMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
@@ -498,6 +506,22 @@ func (s *Storage) ApplySnapshot(snap *raftpb.Snapshot) error {
 		return err
 	}
 	return nil
+}
+
+// ReplaySnapshot reads the records of the newest snapshot's checkpoint
+// alone, all reported at its index, and returns that index: what the state
+// machine is replaced by once ApplySnapshot has installed a snapshot (the
+// entries after it come from raft). No install or Compact runs meanwhile.
+// Without a snapshot it reads nothing and returns 0.
+func (s *Storage) ReplaySnapshot(fn func(index uint64, r log.Record) error) (uint64, log.ReplayStats, error) {
+	s.installMu.Lock()
+	defer s.installMu.Unlock()
+	n, ok, err := log.CheckpointIndex(s.LogDir())
+	if err != nil || !ok {
+		return 0, log.ReplayStats{}, err
+	}
+	st, err := log.Scan(s.LogDir(), log.ScanOptions{From: 1, To: n, Record: fn})
+	return n, st.ReplayStats, err
 }
 
 // receivedName names a received snapshot's directory by its index and

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -307,5 +309,88 @@ func TestSnapshotInstallInterrupted(t *testing.T) {
 				checkOld(t, f)
 			}
 		})
+	}
+}
+
+// An install waits for a Compact that runs (a member's background
+// compaction and its raft loop's install both change the log directory),
+// and ReplaySnapshot then reads the installed checkpoint alone.
+func TestInstallWaitsForCompact(t *testing.T) {
+	leader := buildLeader(t, t.TempDir())
+	defer leader.Close()
+	var mu sync.Mutex
+	var events []string
+	note := func(e string) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	installed := make(chan struct{}, 8)
+	var f *Storage
+	var snap *raftpb.Snapshot
+	var once sync.Once
+	var installErr error
+	done := make(chan struct{})
+	hook := func(step string) error {
+		switch {
+		case step == "install":
+			note("install")
+			installed <- struct{}{}
+		case step == "checkpoint-verified":
+			once.Do(func() {
+				note("compact")
+				go func() {
+					defer close(done)
+					installErr = f.ApplySnapshot(snap)
+				}()
+				// With nothing keeping them apart the install runs now;
+				// the compaction waits for it a while to give it the
+				// chance.
+				select {
+				case <-installed:
+				case <-time.After(300 * time.Millisecond):
+				}
+				note("compact-end")
+			})
+		}
+		return nil
+	}
+	f = buildFollower(t, t.TempDir(), Options{Hook: hook})
+	defer f.Close()
+	var err error
+	if snap, err = stream(t, leader, f, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.CreateSnapshot(4, voters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add(1, []byte("own-4")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Compact(4); err != nil {
+		t.Fatalf("Compact(4): %v", err)
+	}
+	<-done
+	if installErr != nil {
+		t.Fatalf("ApplySnapshot: %v", installErr)
+	}
+	if fmt.Sprint(events) != "[compact compact-end install]" {
+		t.Fatalf("events %v: the install ran inside Compact", events)
+	}
+	checkInstalled(t, f)
+	var got []string
+	n, _, err := f.ReplaySnapshot(func(idx uint64, r log.Record) error {
+		got = append(got, fmt.Sprintf("%d:%s", idx, r.Data))
+		return nil
+	})
+	if err != nil || n != 15 || fmt.Sprint(got) != "[15:state-15-a 15:state-15-b]" {
+		t.Fatalf("ReplaySnapshot = %d %v %v", n, got, err)
+	}
+	if err := f.Compact(4); err == nil {
+		t.Fatal("Compact(4) behind the installed snapshot 15 succeeded")
 	}
 }

@@ -86,6 +86,12 @@ type Storage struct {
 	opts Options
 	lock *os.File
 
+	// installMu keeps Compact, ApplySnapshot and ReplaySnapshot apart:
+	// a compaction in a member's background and a snapshot install on its
+	// raft loop both change the log directory, and a replay of the
+	// installed snapshot must read the one directory. Taken before mu.
+	installMu sync.Mutex
+
 	mu     sync.Mutex
 	log    *log.Log
 	failed error

@@ -562,6 +562,8 @@ func (n *Node) reportSnapshot(r snapReport) {
 	if r.err != nil {
 		n.log.Warn("snapshot to peer failed", "peer", transport.NodeName(r.id), "err", r.err)
 		st = raft.SnapshotFailure
+	} else {
+		n.log.Info("snapshot sent", "peer", transport.NodeName(r.id))
 	}
 	n.observeSnapshotSent(r.id, r.err)
 	n.rn.ReportSnapshot(r.id, st)
@@ -720,6 +722,7 @@ func (n *Node) send(msgs []*raftpb.Message) {
 			n.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFailure)
 			continue
 		}
+		n.log.Info("sending snapshot", "peer", transport.NodeName(m.GetTo()), "index", m.GetSnapshot().GetMetadata().GetIndex())
 		n.tr.SendSnapshot(m, body)
 	}
 	n.tr.Send(plain)

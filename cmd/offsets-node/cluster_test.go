@@ -328,6 +328,11 @@ func TestClusterFollowerForwards(t *testing.T) {
 			}
 		}
 	}
+	// A follower answers 11 until it has heard from the leader.
+	waitFor(t, f+" to know the leader", func() bool {
+		st := clusterStatus(t, c, f)
+		return st.Leader != nil && *st.Leader == l
+	})
 	for k := range 10 {
 		if !commit(t, c, f, k, 500+k) {
 			t.Fatalf("commit through follower %s refused", f)

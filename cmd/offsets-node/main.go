@@ -203,7 +203,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 	}
 	out := cf.wire(&cfg, stdout, root, noSync, *segmentSize, consumeroffsets.Options{
-		NoSync: noSync, SegmentSize: *segmentSize, Logger: logger, TombstoneRetention: *retention,
+		NoSync: noSync, SegmentSize: *segmentSize, Logger: logger,
+		CompactDirtyRatio: *dirtyRatio, CompactMinBytes: *minBytes, TombstoneRetention: *retention,
 		OffsetsRetention: *offsetsRetention,
 		MaxKeys:          *maxKeys, MaxGroups: *maxGroups, MaxNameBytes: *maxNameBytes,
 		Observer: storeObserver(observer),
