@@ -46,13 +46,6 @@ func (s *Store) size() Size {
 	return Size{Keys: s.st.c.keys, Groups: s.st.c.groups, LogBytes: s.st.c.recordBytes, DirtyRatio: s.DirtyRatio()}
 }
 
-// flushStats describes the batch being flushed; call it before reset. Its
-// bytes are what the batch added to the state's record bytes.
-func (s *Store) flushStats(syncStart time.Time) FlushStats {
-	return FlushStats{Records: s.batch.Len(), Bytes: s.st.c.recordBytes - s.saved.recordBytes, Sync: time.Since(syncStart),
-		ExpiredGroups: s.pendingExpiredGroups, ExpiredOffsets: s.pendingExpiredOffsets}
-}
-
 // observeFlush reports a group commit and the store's state after it.
 func (s *Store) observeFlush(fs FlushStats) {
 	if s.opts.Observer != nil {

@@ -12,13 +12,7 @@ const MaxMetadataBytes = 4096
 
 // stage adds a record to the batch of the next Flush and applies it to the
 // state, journaling what it changes.
-func (s *Store) stage(v *recordView, data []byte) {
-	if s.batch.Len() == 0 {
-		s.saved = s.st.c
-	}
-	s.batch.Add(v.typ, data)
-	s.st.applyView(v, recordSize(len(data)))
-}
+func (s *Store) stage(v *recordView, data []byte) { s.groupCommit.stage(s.st, v, data) }
 
 func (s *Store) batchTime() int64 {
 	if s.nowMs == 0 {
@@ -198,14 +192,6 @@ func (s *Store) ExpireOffsets() ([]ExpiredGroup, error) {
 	}
 	s.pendingExpiredGroups += len(expired)
 	return expired, nil
-}
-
-// rollback undoes staged changes in reverse order.
-func (s *Store) rollback() {
-	if s.batch.Len() > 0 {
-		s.st.rollback(s.undo, s.saved)
-	}
-	s.reset()
 }
 
 func sortExpired(gs []ExpiredGroup) {

@@ -33,7 +33,7 @@ func OpenLog(l Log, opts Options) (*Store, RecoveryStats, error) {
 // each record in order. Nothing may be staged. The store's log already
 // holds the entry (the replicated log wrote it): nothing is written.
 func (s *Store) ApplyCommitted(index uint64, records func(fn func(log.Record) error) error) error {
-	if s.batch.Len() != 0 || len(s.undo) != 0 {
+	if s.staged() {
 		return errors.New("consumeroffsets: ApplyCommitted with changes staged")
 	}
 	j := s.st.journal
@@ -64,7 +64,7 @@ func (s *Store) compactCommitted() {
 // be staged. A running compaction, whose snapshot is of the state being
 // replaced, is waited for first. On error the state is left as it was.
 func (s *Store) Restore(replay func(fn func(uint64, log.Record) error) (uint64, error)) error {
-	if s.batch.Len() != 0 || len(s.undo) != 0 {
+	if s.staged() {
 		return errors.New("consumeroffsets: Restore with changes staged")
 	}
 	if s.compacting {

@@ -91,15 +91,12 @@ type RecoveryStats struct {
 // commit): callers answer the requests of a batch only after Flush returns
 // nil. Reads see staged changes; if Flush fails they are rolled back.
 type Store struct {
-	log     wal
-	st      *State
-	now     func() time.Time
-	batch   log.Batch
-	scratch []byte
-	undo    []undo // the state's journal of the staged batch
-	saved   counts // the state's counts before the staged batch
-	nowMs   int64  // timestamp of the batch being staged, 0 when none
-	synced  uint64 // index of the last durable entry
+	log         wal
+	st          *State
+	now         func() time.Time
+	scratch     []byte
+	synced      uint64 // index of the last durable entry
+	groupCommit        // the staged batch, its write and its outcome
 
 	opts       Options
 	logger     *slog.Logger
@@ -110,20 +107,12 @@ type Store struct {
 	// and the next one first finishes releasing the wal (see compact).
 	compactAfter time.Time
 	releaseFirst bool
-
-	failed  error         // a final write failure (ErrFailed)
-	full    error         // the last write failed for want of room (ErrNoSpace); nil once one succeeds
-	retryAt time.Time     // no write is tried before this while full is set
-	backoff time.Duration // RetryBackoff; tests shorten it
-
-	pendingExpiredGroups, pendingExpiredOffsets int // staged by ExpireOffsets
 }
 
 // wal is what the store needs of its log; *log.Log implements it, and tests
 // put a failing one in its place.
 type wal interface {
-	Append(*log.Batch) (uint64, error)
-	Sync() error
+	appender
 	Replay(from uint64, fn func(uint64, log.Record) error) (log.ReplayStats, error)
 	Close() error
 	compactor.Log
@@ -160,7 +149,7 @@ func openWal(l wal, opts Options) (*Store, RecoveryStats, error) {
 	opts.MaxGroups = cmp.Or(opts.MaxGroups, DefaultMaxGroups)
 	opts.MaxNameBytes = cmp.Or(opts.MaxNameBytes, DefaultMaxNameBytes)
 	s := &Store{log: l, st: NewState(), now: opts.Now, opts: opts, logger: opts.Logger,
-		compacted: make(chan *compaction, 1), backoff: RetryBackoff}
+		compacted: make(chan *compaction, 1), groupCommit: groupCommit{backoff: RetryBackoff}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -199,53 +188,17 @@ func (s *Store) Pending() int { return s.batch.Len() }
 // and after that every Flush tries again. Any other failure wraps ErrFailed
 // and is final: the store refuses writes until it is reopened.
 func (s *Store) Flush() error {
-	if s.batch.Len() == 0 {
-		return nil
+	idx, fs, err := s.write(s.log, s.st)
+	if err != nil || fs.Records == 0 {
+		return err
 	}
-	if s.failed != nil {
-		s.rollback()
-		return s.failed
-	}
-	if s.full != nil && time.Now().Before(s.retryAt) {
-		s.rollback()
-		return s.full
-	}
-	idx, err := s.log.Append(&s.batch)
-	syncStart := time.Now()
-	if err == nil {
-		err = s.log.Sync()
-	}
-	if err != nil {
-		s.rollback()
-		if errors.Is(err, ErrNotCommitted) {
-			return err
-		}
-		if errors.Is(err, log.ErrNoSpace) {
-			if s.full == nil {
-				s.retryAt = time.Now().Add(s.backoff)
-			}
-			s.full = fmt.Errorf("%w: %v", ErrNoSpace, err)
-			return s.full
-		}
-		s.failed = fmt.Errorf("%w: %v", ErrFailed, err)
-		return s.failed
-	}
-	s.full = nil
 	s.synced = idx
 	s.st.index = idx
-	fs := s.flushStats(syncStart)
 	s.reset()
 	s.pollCompaction()
 	s.maybeCompact()
 	s.observeFlush(fs)
 	return nil
-}
-
-func (s *Store) reset() {
-	s.batch.Reset()
-	s.undo = s.undo[:0]
-	s.nowMs = 0
-	s.pendingExpiredGroups, s.pendingExpiredOffsets = 0, 0
 }
 
 // Keys is the number of live offset keys.
@@ -264,7 +217,7 @@ func (s *Store) DirtyRatio() float64 { return s.st.DirtyRatio() }
 // since no reply acknowledged them. It waits for a running compaction,
 // then syncs and closes the log.
 func (s *Store) Close() error {
-	s.rollback()
+	s.rollback(s.st)
 	if s.compacting {
 		s.finishCompaction(<-s.compacted)
 	}
