@@ -29,7 +29,7 @@ const (
 	csvClusterLatency     = "cluster_latency.csv"
 	csvClusterFailover    = "cluster_failover.csv"
 	csvClusterCatchup     = "cluster_catchup.csv"
-	noSnapshotNote        = "no snapshot: the restarted follower's log never mentions one (a member on this build takes no raft snapshots, so --snapshot-trailing has no effect); caught up by log only"
+	noSnapshotNote        = "no snapshot: the restarted follower's log has no installed-snapshot line (the leader had not compacted past it); caught up by log only"
 	clusterThroughputNote = "requests / (first request written to the last reply read), the node already started and initialised"
 )
 
@@ -190,14 +190,14 @@ func (c *clusterResult) write(b *strings.Builder, runs int) {
 	fmt.Fprintf(b, "\n![failover times](%s)\n", pngClusterFailover)
 
 	if len(c.Catchup) > 0 {
-		fmt.Fprintf(b, "\n### Catch-up of a restarted follower\n\nA fresh cluster (`--snapshot-trailing 1000`) per run under %s commits/s into the leader (batches every 10 ms, not waiting for replies); a follower is killed with `kill -9`, kept down %v, restarted on its directory; "+
+		fmt.Fprintf(b, "\n### Catch-up of a restarted follower\n\nA fresh cluster (`--snapshot-trailing 1000 --compact-min-bytes 1048576`) per run under %s commits/s into the leader (batches every 10 ms, not waiting for replies); a follower is killed with `kill -9`, kept down %v, restarted on its directory; "+
 			"the time is from its process start (replay and init included) until its applied index, in `cluster_status`, reaches the leader's commit index read just before it (polled every 5 ms while the load goes on).\n\n",
 			commas(float64(c.LoadRate)), c.Down)
 		rows = [][]string{{"run", "follower", "entries behind at restart", "caught up after ms", "how", "load commits acknowledged"}}
 		for _, r := range c.Catchup {
 			how := "by log"
 			if r.BySnapshot {
-				how = "by log or snapshot (its log mentions a snapshot)"
+				how = "by snapshot (its log has an installed-snapshot line), then by log"
 			}
 			rows = append(rows, []string{strconv.Itoa(r.Run), r.Follower, commas(float64(r.Behind)), fmtNum(r.Seconds * 1e3), how, commas(float64(r.Acked))})
 		}
