@@ -32,8 +32,10 @@ const rootHelp = `offsets-log replays, inspects, verifies, exports and compacts 
 and plans offset resets.
 
 DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK, wal/
-and checkpoint.N/: for a node started with --data-dir /var/lib/offsets whose
-node_id is n1, DIR is /var/lib/offsets/n1. Flags may stand before or after DIR.
+and checkpoint.N.sealed/ (checkpoint.N/ from before seals): for a node
+started with --data-dir /var/lib/offsets whose node_id is n1, DIR is
+/var/lib/offsets/n1; for a cluster member, /var/lib/offsets/n1/log. Flags
+may stand before or after DIR.
 
 The reading commands treat damage at the very end of the newest segment that
 the node would cut at its next start (a torn tail: an entry a crash cut short,
@@ -44,7 +46,7 @@ stderr. Any other damage stops replay and stats; verify lists all of it.
 
 // dirHelp and exitHelp end every command's help.
 const dirHelp = `DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK, wal/
-and checkpoint.N/ (e.g. /var/lib/offsets/n1). Flags may stand before or
+and checkpoint.N.sealed/ (e.g. /var/lib/offsets/n1). Flags may stand before or
 after DIR.`
 
 const exitHelp = `Exit status:
@@ -282,6 +284,8 @@ func explain(dir string, err error) (string, int) {
 	case errors.Is(err, log.ErrNotLog):
 		msg := fmt.Sprintf("%s is not an offsets log: it has no wal/ directory.", dir)
 		switch subs := logsUnder(dir); {
+		case len(subs) == 1 && subs[0] == "log":
+			msg += fmt.Sprintf(" It is a cluster member's directory, whose log is in log/: give %s.", filepath.Join(dir, subs[0]))
 		case len(subs) == 1:
 			msg += fmt.Sprintf(" It holds the log of node %s: give %s.", subs[0], filepath.Join(dir, subs[0]))
 		case len(subs) > 1:

@@ -16,7 +16,7 @@
 //	offsets-log import     --node-id ID [--node-ids IDS] [FILE]
 //
 // DIR is a node's directory, DATA_DIR/<node_id>/, the one holding LOCK,
-// wal/ and checkpoint.N/. replay, dump, verify, stats, export and
+// wal/ and checkpoint.N.sealed/. replay, dump, verify, stats, export and
 // reset-plan never write to it and work while a node runs on it; compact
 // and repair change it and refuse while a node holds it. export and
 // reset-plan print commit_offsets requests, which import turns into a

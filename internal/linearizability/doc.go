@@ -42,11 +42,11 @@
 //	10 not-supported              Failed
 //	11 temporarily-unavailable    Failed: the README's "definitely not applied"
 //	12 malformed-request          Failed
-//	13 crash                      Failed: Maelstrom calls 13 indefinite, but the
-//	                              README promises "nothing of it was applied"
-//	                              for this node, so the checker holds the node
-//	                              to it; a member that cannot promise it (its
-//	                              entry may still commit) must answer 0
+//	13 crash                      Unknown: the README's error 13 means nothing
+//	                              of the batch was applied in memory, but
+//	                              after a failed fsync the entry may be on
+//	                              disk and come back at a restart, so the
+//	                              checker does not hold the node to it
 //	14 abort                      Failed: a limit was reached, nothing applied
 //	20-21                         Failed (Maelstrom's definite key errors)
 //	22 precondition-failed        Failed, and checked: only a commit with a

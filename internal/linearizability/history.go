@@ -151,7 +151,7 @@ type Outcome struct {
 // was applied (see the package doc for each code).
 func Definite(code int) bool {
 	switch code {
-	case 1, 10, 11, 12, 13, 14, 20, 21, 22, 23:
+	case 1, 10, 11, 12, 14, 20, 21, 22, 23:
 		return true
 	}
 	return false

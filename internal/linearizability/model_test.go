@@ -119,8 +119,8 @@ func TestModel(t *testing.T) {
 			op(0, 20, 30, commit(0, 2), failed(11)),
 			op(1, 25, 40, fetch(0), read(2)),
 		}},
-		{"definite failure whose value appears (13)", false, []porcupine.Operation{
-			op(0, 0, 10, commit(0, 2), failed(13)),
+		{"an error-13 write whose value appears after a restart (13 is indefinite)", true, []porcupine.Operation{
+			op(0, 0, 10, commit(0, 2), Outcome{Kind: Unknown, Code: 13}),
 			op(1, 20, 30, fetch(0), read(2)),
 		}},
 		{"definite failure whose value never appears", true, []porcupine.Operation{

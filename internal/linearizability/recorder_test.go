@@ -21,7 +21,7 @@ func TestParseReply(t *testing.T) {
 		{DeleteGroup, `{"type": "delete_group_ok", "deleted": 0}`, Outcome{Kind: OK}, false},
 		{CommitOffset, `{"type": "error", "code": 0, "text": "timed out"}`, Outcome{Kind: Unknown, Code: 0, Text: "timed out"}, false},
 		{CommitOffset, `{"type": "error", "code": 11, "text": "no leader"}`, Outcome{Kind: Failed, Code: 11, Text: "no leader"}, false},
-		{CommitOffset, `{"type": "error", "code": 13, "text": "x"}`, Outcome{Kind: Failed, Code: 13, Text: "x"}, false},
+		{CommitOffset, `{"type": "error", "code": 13, "text": "x"}`, Outcome{Kind: Unknown, Code: 13, Text: "x"}, false},
 		{CommitOffset, `{"type": "error", "code": 14}`, Outcome{Kind: Failed, Code: 14}, false},
 		{CommitOffset, `{"type": "error", "code": 22}`, Outcome{Kind: Failed, Code: 22}, false},
 		{CommitOffset, `{"type": "error", "code": 1000}`, Outcome{Kind: Unknown, Code: 1000}, false},
