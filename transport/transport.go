@@ -39,9 +39,11 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Errors reported by the transports. Each is wrapped with context; test
@@ -154,4 +156,21 @@ type Stats struct {
 	// SnapshotsSent and SnapshotsFailed count outgoing snapshot streams by
 	// outcome; SnapshotsReceived counts incoming streams committed.
 	SnapshotsSent, SnapshotsFailed, SnapshotsReceived uint64
+}
+
+// SnapshotHead marshals the MsgSnap that heads a snapshot stream, refusing
+// another type of message and one larger than max bytes (ErrFrameTooLarge):
+// the checks both transports make before they stream a snapshot's body.
+func SnapshotHead(m *raftpb.Message, max int) ([]byte, error) {
+	if m.GetType() != raftpb.MsgSnap {
+		return nil, fmt.Errorf("snapshot stream for a %s message", m.GetType())
+	}
+	head, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("marshal snapshot message: %w", err)
+	}
+	if len(head) > max {
+		return nil, fmt.Errorf("snapshot message of %d bytes: %w", len(head), ErrFrameTooLarge)
+	}
+	return head, nil
 }

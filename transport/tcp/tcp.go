@@ -614,15 +614,9 @@ func (t *Transport) SendSnapshot(m *raftpb.Message, body io.ReadCloser) {
 }
 
 func (t *Transport) streamSnapshot(p *peer, m *raftpb.Message, body io.Reader) error {
-	if m.GetType() != raftpb.MsgSnap {
-		return fmt.Errorf("snapshot stream for a %s message", m.GetType())
-	}
-	head, err := proto.Marshal(m)
+	head, err := transport.SnapshotHead(m, t.cfg.MaxFrameSize)
 	if err != nil {
-		return fmt.Errorf("marshal snapshot message: %w", err)
-	}
-	if len(head) > t.cfg.MaxFrameSize {
-		return fmt.Errorf("snapshot message of %d bytes: %w", len(head), transport.ErrFrameTooLarge)
+		return err
 	}
 	c, err := t.dial(p, kindSnapshot)
 	if err != nil {
