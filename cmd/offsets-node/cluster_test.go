@@ -292,18 +292,7 @@ func TestClusterKillLeader(t *testing.T) {
 			t.Fatalf("stop %s: %v\n%s", n, err, c.Stderr(n))
 		}
 	}
-	var first []byte
-	for i, n := range c.Nodes() {
-		out, err := exec.Command(logTool(t), "replay", "--json", filepath.Join(root, n, "log")).Output()
-		if err != nil {
-			t.Fatalf("offsets-log replay %s: %v", n, err)
-		}
-		if i == 0 {
-			first = out
-		} else if !bytes.Equal(out, first) {
-			t.Fatalf("%s replays to\n%s\n%s to\n%s", c.Nodes()[0], first, n, out)
-		}
-	}
+	first := sameReplays(t, root, c.Nodes())
 	for k, v := range final {
 		if !bytes.Contains(first, fmt.Appendf(nil, `"topic":"t%d","partition":0,"offset":%d,`, k, v)) {
 			t.Fatalf("t%d=%d, read on the leader, not in the replay:\n%s", k, v, first)
@@ -511,8 +500,17 @@ func TestClusterKillLeaderFiveTimes(t *testing.T) {
 			t.Fatalf("stop %s: %v", n, err)
 		}
 	}
+	sameReplays(t, root, c.Nodes())
+	linearizability.Check(t, rec)
+}
+
+// sameReplays replays every stopped member's log under root with
+// offsets-log replay --json, fails unless all read the same, and returns
+// that output.
+func sameReplays(t *testing.T, root string, nodes []string) []byte {
+	t.Helper()
 	var first []byte
-	for i, n := range c.Nodes() {
+	for i, n := range nodes {
 		out, err := exec.Command(logTool(t), "replay", "--json", filepath.Join(root, n, "log")).Output()
 		if err != nil {
 			t.Fatalf("offsets-log replay %s: %v", n, err)
@@ -520,8 +518,8 @@ func TestClusterKillLeaderFiveTimes(t *testing.T) {
 		if i == 0 {
 			first = out
 		} else if !bytes.Equal(out, first) {
-			t.Fatalf("%s and %s replay differently", c.Nodes()[0], n)
+			t.Fatalf("%s replays to\n%s\n%s to\n%s", nodes[0], first, n, out)
 		}
 	}
-	linearizability.Check(t, rec)
+	return first
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -133,18 +131,7 @@ func TestClusterFollowerCatchesUpBySnapshot(t *testing.T) {
 		}
 	}
 	t.Logf("stopped after %v", time.Since(t0))
-	var first []byte
-	for i, n := range c.Nodes() {
-		out, err := exec.Command(logTool(t), "replay", "--json", filepath.Join(root, n, "log")).Output()
-		if err != nil {
-			t.Fatalf("offsets-log replay %s: %v", n, err)
-		}
-		if i == 0 {
-			first = out
-		} else if !bytes.Equal(out, first) {
-			t.Fatalf("%s replays to\n%s\n%s to\n%s", c.Nodes()[0], first, n, out)
-		}
-	}
+	first := sameReplays(t, root, c.Nodes())
 	for k, v := range acked {
 		if !bytes.Contains(first, fmt.Appendf(nil, `"topic":"t%d","partition":0,"offset":%d,`, k, v)) {
 			t.Fatalf("t%d=%d, acknowledged, not in the replay:\n%s", k, v, first)
